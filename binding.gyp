@@ -1,0 +1,44 @@
+{
+  "targets": [
+    {
+      "target_name": "handover",
+      "dependencies": [
+        "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
+      ],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
+      "conditions": [
+        ["OS=='linux'", {
+          "sources": [
+            "native/addon.cc",
+            "native/errors.cc",
+            "native/spawn_linux.cc",
+            "native/close_fds_linux.cc",
+            "native/child_wait.cc",
+            "native/exit_watch_linux.cc",
+            "native/fd_inspect.cc",
+            "native/notify.cc",
+            "native/peer_cred_linux.cc"
+          ]
+        }],
+        ["OS=='mac'", {
+          "sources": [
+            "native/addon.cc",
+            "native/errors.cc",
+            "native/spawn_darwin.cc",
+            "native/child_wait.cc",
+            "native/exit_watch_darwin.cc",
+            "native/fd_inspect.cc",
+            "native/notify.cc",
+            "native/peer_cred_darwin.cc"
+          ],
+          "xcode_settings": {
+            "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+            "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+            "MACOSX_DEPLOYMENT_TARGET": "10.15"
+          }
+        }]
+      ]
+    }
+  ]
+}

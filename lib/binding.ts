@@ -1,0 +1,69 @@
+import { join } from 'node:path';
+import { HandoverError } from './errors';
+
+/** What the addon's inspectFd returns. */
+export interface NativeFdInfo {
+  fd: number;
+  type: 'socket' | 'file' | 'fifo' | 'character' | 'directory' | 'block' | 'other';
+  cloexec: boolean;
+  nonblocking: boolean;
+  family?: 'IPv4' | 'IPv6' | 'unix' | 'other';
+  socketType?: 'stream' | 'dgram' | 'seqpacket' | 'raw' | 'other';
+  listening?: boolean;
+  address?: string;
+  port?: number;
+  path?: string;
+}
+
+/** One fork/exec, validated by lib/fork-exec.ts before it reaches native code. */
+export interface NativeSpawnOptions {
+  file: string;
+  argv: string[];
+  envp: string[];
+  cwd?: string;
+  /** files[i] becomes fd i; -1 closes it. */
+  files: number[];
+  setsid: boolean;
+  setpgid: boolean;
+  pgid: number;
+  /** Signal number, 0 for none. */
+  pdeathsig: number;
+  listenPid: boolean;
+}
+
+/** A bound AF_UNIX datagram socket reporting each message with its sender's pid. */
+export interface NativeNotifySocket {
+  close(): void;
+}
+
+/** The whole native surface, typed once. Errors are thrown as `{ errno, syscall, native: true }`. */
+export interface NativeBinding {
+  spawn(options: NativeSpawnOptions): number;
+  waitPid(pid: number, ref: boolean, callback: (err: Error | null, code: number | null, signal: number | null) => void): void;
+  inspectFd(fd: number): NativeFdInfo;
+  setCloexec(fd: number, on: boolean): void;
+  dupCloexec(fd: number, minFd: number): number;
+  notifySend(path: string, message: string): void;
+  NotifySocket: new (path: string, onMessage: (message: string, senderPid: number) => void) => NativeNotifySocket;
+}
+
+function load(): NativeBinding | null {
+  if (process.platform === 'win32') return null;
+  // Prebuilds first, then build/ (node-gyp-build's order).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeBinding;
+  return nodeGypBuild(join(__dirname, '..'));
+}
+
+const binding = load();
+
+/**
+ * The addon, or ERR_NOT_SUPPORTED on a platform without one (Windows), so that
+ * `require('handover')` always loads and only calls fail.
+ */
+export function native(what: string): NativeBinding {
+  if (binding === null) {
+    throw new HandoverError('ERR_NOT_SUPPORTED', `${what} is not supported on ${process.platform}: handover needs a POSIX system (Linux or macOS)`);
+  }
+  return binding;
+}

@@ -1,0 +1,12 @@
+#pragma once
+
+#include <napi.h>
+
+namespace handover {
+
+// waitPid(pid, ref, callback(errno, code, signal)): reaps exactly `pid` once it
+// exits, without waitpid(-1) and without the libuv thread pool. Throws ECHILD
+// synchronously when `pid` is not an unreaped child of this process.
+Napi::Value WaitPid(const Napi::CallbackInfo& info);
+
+}  // namespace handover

@@ -1,0 +1,16 @@
+#pragma once
+
+#include <napi.h>
+
+namespace handover {
+
+// notifySend(path, message): one sd_notify datagram to an AF_UNIX socket
+// ('@name' is Linux's abstract namespace, as in NOTIFY_SOCKET).
+Napi::Value NotifySend(const Napi::CallbackInfo& info);
+
+// class NotifySocket(path, onMessage(message: string, senderPid: number)):
+// a bound datagram socket that reports each message with the sender's pid as
+// the kernel attests it. close() is idempotent.
+void InitNotifySocket(Napi::Env env, Napi::Object exports);
+
+}  // namespace handover
