@@ -18,6 +18,7 @@
             "native/exit_watch_linux.cc",
             "native/fd_inspect.cc",
             "native/notify.cc",
+            "native/socket_listen.cc",
             "native/peer_cred_linux.cc"
           ]
         }],
@@ -30,6 +31,7 @@
             "native/exit_watch_darwin.cc",
             "native/fd_inspect.cc",
             "native/notify.cc",
+            "native/socket_listen.cc",
             "native/peer_cred_darwin.cc"
           ],
           "xcode_settings": {

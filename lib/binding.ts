@@ -31,6 +31,17 @@ export interface NativeSpawnOptions {
   listenPid: boolean;
 }
 
+/** A socket for listenSocket: bound, and listening when it is a stream. */
+export interface NativeListenOptions {
+  family: 'IPv4' | 'IPv6' | 'unix';
+  type: 'stream' | 'dgram';
+  address: string;
+  port: number;
+  path: string;
+  backlog: number;
+  ipv6Only: boolean;
+}
+
 /** A bound AF_UNIX datagram socket reporting each message with its sender's pid. */
 export interface NativeNotifySocket {
   close(): void;
@@ -40,6 +51,8 @@ export interface NativeNotifySocket {
 export interface NativeBinding {
   spawn(options: NativeSpawnOptions): number;
   waitPid(pid: number, ref: boolean, callback: (err: Error | null, code: number | null, signal: number | null) => void): void;
+  watchExit(pid: number, ref: boolean, callback: (err: Error | null) => void): void;
+  listenSocket(options: NativeListenOptions): number;
   inspectFd(fd: number): NativeFdInfo;
   setCloexec(fd: number, on: boolean): void;
   dupCloexec(fd: number, minFd: number): number;

@@ -99,6 +99,19 @@ function errnoOutsideLibuv(errno: number): [string, string] {
   return [`Unknown system error ${errno}`, 'unknown error'];
 }
 
+/**
+ * A listen/bind error like Node's own (`listen EADDRINUSE: address already in
+ * use 127.0.0.1:8080`, with `address` and `port`).
+ */
+export function addressError(errno: number, syscall: string, address: string, port?: number, note?: string): SystemError {
+  const extra: Record<string, unknown> = { address };
+  if (port !== undefined) extra.port = port;
+  const err = systemError(errno, syscall, undefined, extra);
+  const description = getSystemErrorMap().get(errno)?.[1] ?? errnoOutsideLibuv(errno)[1];
+  err.message = `${syscall} ${err.code}: ${description} ${port === undefined ? address : `${address}:${port}`}${note ? ` (${note})` : ''}`;
+  return err;
+}
+
 /** The shape in which the addon throws: errno (negative) and syscall. */
 export interface NativeErrno {
   errno: number;

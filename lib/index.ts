@@ -7,3 +7,8 @@ export { waitPid, type ExitStatus, type WaitPidOptions } from './wait-pid';
 export { inspectFd, setCloexec, dupCloexec, type FdInfo } from './fd';
 export { HandoverError, ERROR_CODES, systemError, type HandoverErrorCode, type SystemError } from './errors';
 export { signalName, signalNumber } from './signals';
+export { Upgrader, DEFAULT_UPGRADE_TIMEOUT, listenOnFd, type UpgraderOptions } from './upgrader';
+export { sdNotify, NotifyListener, formatNotify, parseNotify, type NotifyFields, type NotifyMessage } from './sd-notify';
+export { takeInheritedFds, LISTEN_FDS_START, type InheritedFd, type Inheritance } from './listen-fds';
+export { parseAddress, parseListenArgs, type ListenSpec, type PacketSpec } from './address';
+export { writePidFile } from './pid-file';

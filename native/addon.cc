@@ -10,6 +10,7 @@
 #include "errors.h"
 #include "fd_inspect.h"
 #include "notify.h"
+#include "socket_listen.h"
 #include "spawn.h"
 
 namespace handover {
@@ -88,6 +89,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("inspectFd", Napi::Function::New(env, InspectFd, "inspectFd"));
   exports.Set("setCloexec", Napi::Function::New(env, SetCloexec, "setCloexec"));
   exports.Set("dupCloexec", Napi::Function::New(env, DupCloexec, "dupCloexec"));
+  exports.Set("listenSocket", Napi::Function::New(env, ListenSocket, "listenSocket"));
+  exports.Set("watchExit", Napi::Function::New(env, WatchExit, "watchExit"));
   exports.Set("notifySend", Napi::Function::New(env, NotifySend, "notifySend"));
   InitNotifySocket(env, exports);
   return exports;

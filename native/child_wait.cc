@@ -32,9 +32,11 @@ struct ThreadState {
 
 class Waiter {
  public:
-  Waiter(Napi::Env env, pid_t pid, Napi::Function callback)
-      : env_(env), pid_(pid), callback_(Napi::Persistent(callback)),
-        context_(env, "handover.waitPid") {}
+  // reap: collect the exit status (our child); otherwise only report the exit
+  // of any process (the previous generation, which is our parent).
+  Waiter(Napi::Env env, pid_t pid, bool reap, Napi::Function callback)
+      : env_(env), pid_(pid), reap_(reap), callback_(Napi::Persistent(callback)),
+        context_(env, reap ? "handover.waitPid" : "handover.watchExit") {}
 
   // Returns 0, or a negative errno when nothing could be set up (then the
   // caller deletes the waiter).
@@ -55,7 +57,7 @@ class Waiter {
       async_.data = this;
       handle_ = reinterpret_cast<uv_handle_t*>(&async_);
       state_ = std::make_shared<ThreadState>();
-      std::thread(BlockingWait, pid_, state_, &async_).detach();
+      std::thread(reap_ ? BlockingWait : BlockingWatch, pid_, state_, &async_).detach();
     }
     if (!ref) uv_unref(handle_);
     napi_add_env_cleanup_hook(env_, OnEnvCleanup, this);
@@ -73,6 +75,21 @@ class Waiter {
     state->done = true;
     state->status = status;
     state->err = r < 0 ? errno : 0;
+    if (!state->abandoned) uv_async_send(async);
+  }
+
+  // Without a pollable fd there is no blocking wait for a process that is not
+  // our child: probe it, at a pace that costs nothing (old kernels only).
+  static void BlockingWatch(pid_t pid, std::shared_ptr<ThreadState> state, uv_async_t* async) {
+    while (kill(pid, 0) == 0 || errno == EPERM) {
+      {
+        std::lock_guard<std::mutex> lock(state->mu);
+        if (state->abandoned) return;
+      }
+      usleep(50 * 1000);
+    }
+    std::lock_guard<std::mutex> lock(state->mu);
+    state->done = true;
     if (!state->abandoned) uv_async_send(async);
   }
 
@@ -94,6 +111,10 @@ class Waiter {
       self->Finish(-status, 0);
       return;
     }
+    if (!self->reap_) {
+      self->Finish(0, -1);
+      return;
+    }
     int wstatus = 0;
     pid_t r;
     do {
@@ -108,7 +129,7 @@ class Waiter {
     Napi::HandleScope scope(env);
     Napi::Value code = env.Null();
     Napi::Value signal = env.Null();
-    if (err == 0) {
+    if (err == 0 && reap_) {
       if (WIFEXITED(wstatus)) code = Napi::Number::New(env, WEXITSTATUS(wstatus));
       if (WIFSIGNALED(wstatus)) signal = Napi::Number::New(env, WTERMSIG(wstatus));
     }
@@ -142,6 +163,7 @@ class Waiter {
 
   Napi::Env env_;
   pid_t pid_;
+  bool reap_;
   Napi::FunctionReference callback_;
   Napi::AsyncContext context_;
   int watch_fd_ = -1;
@@ -165,7 +187,23 @@ Napi::Value WaitPid(const Napi::CallbackInfo& info) {
   if (waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
     ThrowErrno(env, errno, "waitpid");
   }
-  auto* waiter = new Waiter(env, pid, callback);
+  auto* waiter = new Waiter(env, pid, true, callback);
+  int r = waiter->Start(ref);
+  if (r < 0) {
+    delete waiter;
+    ThrowErrno(env, -r, "uv_async_init");
+  }
+  return env.Undefined();
+}
+
+Napi::Value WatchExit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  bool ref = info[1].As<Napi::Boolean>().Value();
+  Napi::Function callback = info[2].As<Napi::Function>();
+  if (pid <= 0) ThrowErrno(env, EINVAL, "kill");
+  if (kill(pid, 0) < 0 && errno == ESRCH) ThrowErrno(env, ESRCH, "kill");
+  auto* waiter = new Waiter(env, pid, false, callback);
   int r = waiter->Start(ref);
   if (r < 0) {
     delete waiter;

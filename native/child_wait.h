@@ -9,4 +9,9 @@ namespace handover {
 // synchronously when `pid` is not an unreaped child of this process.
 Napi::Value WaitPid(const Napi::CallbackInfo& info);
 
+// watchExit(pid, ref, callback(errno)): calls back once `pid` (any process,
+// typically our parent) has exited; reaps nothing. Throws ESRCH when it is
+// already gone.
+Napi::Value WatchExit(const Napi::CallbackInfo& info);
+
 }  // namespace handover

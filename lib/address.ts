@@ -1,0 +1,163 @@
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { resolve } from 'node:path';
+import { invalidType, invalidValue } from './errors';
+
+/** Node's default backlog for net.Server#listen. */
+export const DEFAULT_BACKLOG = 511;
+
+/** A stream listener request, as net.Server#listen takes it. */
+export type ListenSpec =
+  | { kind: 'tcp'; host?: string; port: number; backlog?: number; ipv6Only?: boolean; name?: string }
+  | { kind: 'unix'; path: string; backlog?: number; name?: string };
+
+/** A datagram socket request. */
+export interface PacketSpec {
+  kind: 'udp';
+  type: 'udp4' | 'udp6';
+  host?: string;
+  port: number;
+  name?: string;
+}
+
+/** A concrete address, after name resolution: what a socket is bound to. */
+export type BoundAddress =
+  | { family: 'IPv4' | 'IPv6'; address: string; port: number }
+  | { family: 'unix'; path: string };
+
+function checkPort(name: string, port: unknown): number {
+  const n = typeof port === 'string' && /^[0-9]+$/.test(port) ? Number(port) : port;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65535) {
+    invalidValue(name, 'must be a port number from 0 to 65535', port);
+  }
+  return n;
+}
+
+/** A name for LISTEN_FDNAMES: systemd's rules (printable ASCII, no ':', at most 255). */
+export function checkFdName(name: unknown): string {
+  if (typeof name !== 'string') invalidType('name', 'of type string', name);
+  if (!/^[\x21-\x39\x3b-\x7e]{1,255}$/.test(name)) {
+    invalidValue('name', 'must be 1 to 255 printable ASCII characters without ":" or spaces', name);
+  }
+  return name;
+}
+
+/**
+ * The forms of net.Server#listen: `(port[, host][, backlog])`, `(path)`,
+ * `({ port, host, path, backlog, ipv6Only, name })`; a trailing callback is
+ * ignored here (the caller handles it).
+ */
+export function parseListenArgs(args: unknown[]): ListenSpec {
+  const list = typeof args[args.length - 1] === 'function' ? args.slice(0, -1) : args;
+  const [first, second, third] = list;
+  if (first !== null && typeof first === 'object') {
+    const o = first as Record<string, unknown>;
+    if (o.fd !== undefined || o.handle !== undefined) invalidValue('options', 'may not name a handle or fd: handover owns the sockets', o);
+    const name = o.name === undefined ? undefined : checkFdName(o.name);
+    const backlog = o.backlog === undefined ? undefined : checkBacklog(o.backlog);
+    if (o.path !== undefined) {
+      if (typeof o.path !== 'string' || o.path === '') invalidType('options.path', 'a non-empty string', o.path);
+      return { kind: 'unix', path: unixPath(o.path), backlog, name };
+    }
+    const host = o.host === undefined ? undefined : checkHost('options.host', o.host);
+    if (o.ipv6Only !== undefined && typeof o.ipv6Only !== 'boolean') invalidType('options.ipv6Only', 'of type boolean', o.ipv6Only);
+    return { kind: 'tcp', port: checkPort('options.port', o.port ?? 0), host, backlog, ipv6Only: o.ipv6Only as boolean | undefined, name };
+  }
+  if (typeof first === 'string' && !/^[0-9]+$/.test(first)) {
+    return { kind: 'unix', path: unixPath(first), backlog: second === undefined ? undefined : checkBacklog(second) };
+  }
+  if (first === undefined || first === null || typeof first === 'number' || typeof first === 'string') {
+    const port = checkPort('port', first ?? 0);
+    let host: string | undefined;
+    let backlog: number | undefined;
+    if (typeof second === 'string') {
+      host = checkHost('host', second);
+      if (third !== undefined) backlog = checkBacklog(third);
+    } else if (second !== undefined) {
+      backlog = checkBacklog(second);
+    }
+    return { kind: 'tcp', port, host, backlog };
+  }
+  invalidType('port', 'a port number, a path or an options object', first);
+}
+
+/**
+ * The CLI's address forms: `8080`, `127.0.0.1:8080`, `[::1]:8080`, `:8080`,
+ * `unix:/path`, `unix:@abstract`, `udp:host:port`, each optionally `name=...`.
+ */
+export function parseAddress(text: string): ListenSpec | PacketSpec {
+  if (typeof text !== 'string' || text === '') invalidType('address', 'a non-empty string', text);
+  let rest = text;
+  let name: string | undefined;
+  const named = /^([^:=/[\]]+)=(.+)$/.exec(text);
+  if (named) {
+    name = checkFdName(named[1]);
+    rest = named[2];
+  }
+  if (rest.startsWith('unix:')) return { kind: 'unix', path: unixPath(rest.slice(5)), name };
+  let udp = false;
+  if (rest.startsWith('udp:')) {
+    udp = true;
+    rest = rest.slice(4);
+  } else if (rest.startsWith('tcp:')) {
+    rest = rest.slice(4);
+  }
+  let host: string | undefined;
+  let portText = rest;
+  const v6 = /^\[([^\]]+)\]:(.*)$/.exec(rest);
+  if (v6) {
+    host = v6[1];
+    portText = v6[2];
+  } else if (rest.includes(':')) {
+    const colon = rest.lastIndexOf(':');
+    host = rest.slice(0, colon) || undefined;
+    portText = rest.slice(colon + 1);
+  }
+  if (!/^[0-9]+$/.test(portText)) invalidValue('address', 'must end with a port number', text);
+  const port = checkPort('address', portText);
+  if (host !== undefined) checkHost('address', host);
+  if (udp) return { kind: 'udp', type: host !== undefined && isIP(host) === 6 ? 'udp6' : 'udp4', host, port, name };
+  return { kind: 'tcp', host, port, name };
+}
+
+function checkHost(name: string, host: unknown): string {
+  if (typeof host !== 'string' || host === '') invalidType(name, 'a non-empty string', host);
+  return host;
+}
+
+function checkBacklog(backlog: unknown): number {
+  if (typeof backlog !== 'number' || !Number.isInteger(backlog) || backlog < 0) invalidType('backlog', 'a non-negative integer', backlog);
+  return backlog;
+}
+
+/** Absolute filesystem path, or '@name' (Linux abstract namespace) as given; Node's '\0name' becomes '@name'. */
+function unixPath(path: string): string {
+  if (path.startsWith('\0')) return '@' + path.slice(1);
+  if (path.startsWith('@')) return path;
+  return resolve(path);
+}
+
+/**
+ * Resolves a host to the address a socket is bound to, the way Node's listen
+ * does: no host means '::' (dual-stack), or '0.0.0.0' without IPv6; a name is
+ * looked up (first answer).
+ */
+export async function resolveHost(host: string | undefined, ipv6Available: boolean): Promise<{ family: 'IPv4' | 'IPv6'; address: string }> {
+  if (host === undefined) return ipv6Available ? { family: 'IPv6', address: '::' } : { family: 'IPv4', address: '0.0.0.0' };
+  const literal = isIP(host);
+  if (literal === 4) return { family: 'IPv4', address: host };
+  if (literal === 6) return { family: 'IPv6', address: normalizeV6(host) };
+  const { address, family } = await lookup(host);
+  return family === 6 ? { family: 'IPv6', address: normalizeV6(address) } : { family: 'IPv4', address };
+}
+
+// inet_ntop's form, so that '0:0::1' matches what the kernel reports for '::1'.
+function normalizeV6(address: string): string {
+  const url = new URL(`http://[${address}]/`);
+  return url.hostname.slice(1, -1);
+}
+
+/** A stable key for an address: two sockets with the same key cannot both be bound. */
+export function addressKey(kind: 'stream' | 'dgram', address: BoundAddress): string {
+  return address.family === 'unix' ? `${kind}:unix:${address.path}` : `${kind}:${address.family}:[${address.address}]:${address.port}`;
+}

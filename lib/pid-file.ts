@@ -1,0 +1,28 @@
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+
+/**
+ * Writes `pid` to `path` atomically: a temporary file in the same directory,
+ * fsync'd, then renamed over the target, so a reader never sees a partial or
+ * empty file.
+ */
+export function writePidFile(path: string, pid = process.pid): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${pid}.tmp`);
+  const fd = openSync(tmp, 'w', 0o644);
+  try {
+    writeSync(fd, `${pid}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    renameSync(tmp, path);
+  } catch (err) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // nothing left to clean
+    }
+    throw err;
+  }
+}

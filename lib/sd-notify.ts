@@ -1,0 +1,84 @@
+import { EventEmitter } from 'node:events';
+import { native, type NativeNotifySocket } from './binding';
+import { fromNative, invalidType } from './errors';
+
+/** Fields of one sd_notify message, e.g. `{ READY: '1', MAINPID: '42' }`. */
+export type NotifyFields = Record<string, string | number>;
+
+/** `KEY=value` lines, the sd_notify wire format. */
+export function formatNotify(fields: NotifyFields): string {
+  return Object.entries(fields)
+    .map(([key, value]) => `${key}=${String(value).replace(/\n/g, ' ')}`)
+    .join('\n');
+}
+
+/** Parses `KEY=value` lines; lines without '=' are ignored, as systemd does. */
+export function parseNotify(message: string): Map<string, string> {
+  const fields = new Map<string, string>();
+  for (const line of message.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) fields.set(line.slice(0, eq), line.slice(eq + 1));
+  }
+  return fields;
+}
+
+/**
+ * CLOCK_MONOTONIC in microseconds, for `MONOTONIC_USEC=` (systemd ≥ 253 wants it
+ * with `RELOADING=1`). libuv's hrtime reads CLOCK_MONOTONIC on Linux.
+ */
+export function monotonicUsec(): bigint {
+  return process.hrtime.bigint() / 1000n;
+}
+
+/**
+ * Sends one sd_notify datagram to `socketPath` (an absolute path or '@abstract').
+ * Throws a Node-shaped system error (ENOENT, ECONNREFUSED...) when it cannot.
+ */
+export function sdNotify(socketPath: string, fields: NotifyFields): void {
+  const binding = native('sdNotify');
+  if (typeof socketPath !== 'string' || socketPath === '') invalidType('socketPath', 'a non-empty string', socketPath);
+  try {
+    binding.notifySend(socketPath, formatNotify(fields));
+  } catch (err) {
+    fromNative(err, socketPath);
+  }
+}
+
+/** One message received by a {@link NotifyListener}. */
+export interface NotifyMessage {
+  fields: Map<string, string>;
+  /** The sender's pid as the kernel attests it (SCM_CREDENTIALS); -1 where the platform gives none. */
+  pid: number;
+  raw: string;
+}
+
+/**
+ * A NOTIFY_SOCKET of our own: a bound AF_UNIX datagram socket. Every message is
+ * emitted as `'message'` with the sender's pid checked by the kernel, so the
+ * receiver can ignore anything but the process it started. It never keeps the
+ * event loop alive by itself.
+ */
+export class NotifyListener extends EventEmitter {
+  /** The address to put in the child's NOTIFY_SOCKET. */
+  readonly path: string;
+  #socket: NativeNotifySocket | null;
+
+  constructor(path: string) {
+    super();
+    const binding = native('NotifyListener');
+    this.path = path;
+    try {
+      this.#socket = new binding.NotifySocket(path, (raw, pid) => {
+        this.emit('message', { fields: parseNotify(raw), pid, raw } satisfies NotifyMessage);
+      });
+    } catch (err) {
+      fromNative(err, path);
+    }
+  }
+
+  /** Closes the socket (idempotent). A filesystem path is the caller's to remove. */
+  close(): void {
+    this.#socket?.close();
+    this.#socket = null;
+  }
+}

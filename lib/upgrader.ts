@@ -1,0 +1,608 @@
+import { randomBytes } from 'node:crypto';
+import * as dgram from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import { closeSync, unlinkSync } from 'node:fs';
+import * as net from 'node:net';
+import { constants as osConstants, tmpdir } from 'node:os';
+import { isAbsolute, resolve } from 'node:path';
+import { addressKey, checkFdName, DEFAULT_BACKLOG, parseListenArgs, resolveHost, type BoundAddress, type ListenSpec } from './address';
+import { native } from './binding';
+import { captureEntryPoint, entryPointWarning, nextArgv, type EntryPoint } from './entry-point';
+import { addressError, HandoverError, invalidType, invalidValue, isNativeErrno } from './errors';
+import { dupCloexec, setCloexec } from './fd';
+import { forkExecWithFds } from './fork-exec';
+import { takeInheritedFds, type InheritedFd } from './listen-fds';
+import { writePidFile } from './pid-file';
+import { monotonicUsec, NotifyListener, sdNotify, type NotifyFields, type NotifyMessage } from './sd-notify';
+import { waitPid, type ExitStatus } from './wait-pid';
+
+/** How long the next generation has to call ready() (tableflip's default too). */
+export const DEFAULT_UPGRADE_TIMEOUT = 60_000;
+
+const EADDRINUSE = (osConstants.errno as Record<string, number>).EADDRINUSE;
+
+/** Environment variable naming the previous generation's pid (set only for the process it starts). */
+export const PARENT_PID_ENV = 'HANDOVER_PARENT_PID';
+/** Environment variable carrying systemd's own NOTIFY_SOCKET past our private one. */
+export const UPSTREAM_NOTIFY_ENV = 'HANDOVER_NOTIFY_SOCKET';
+
+/** Options of {@link Upgrader}. */
+export interface UpgraderOptions {
+  /** ms the next generation has to call ready(); then it is killed (default {@link DEFAULT_UPGRADE_TIMEOUT}). */
+  upgradeTimeout?: number;
+  /** Written atomically by the generation that becomes ready; relative to the initial cwd. */
+  pidFile?: string;
+  /** Receives one line per step; default: none (listen to the events instead). */
+  log?: (line: string) => void;
+}
+
+/** What one fd handed to the next generation is. */
+interface Passed {
+  fd: number;
+  name: string;
+  /** Address key for sockets; undefined for named files. */
+  key?: string;
+}
+
+type State = 'starting' | 'ready' | 'upgrading' | 'upgraded' | 'stopped';
+
+let current: Upgrader | null = null;
+
+/**
+ * The process-level lifecycle of one generation, in the spirit of
+ * cloudflare/tableflip with systemd's protocol between generations:
+ *
+ * 1. at start-up it adopts what the previous generation, systemd,
+ *    systemd-socket-activate or the handover supervisor passed (LISTEN_FDS);
+ * 2. {@link listen}, {@link listenPacket} and {@link file} return an inherited
+ *    socket with the same real address (or fd with the same name), else a new one;
+ * 3. {@link ready} says this generation serves (to the previous generation,
+ *    or to systemd) and writes the PID file;
+ * 4. {@link upgrade} starts the next generation with every fd and resolves
+ *    once it is ready; {@link exited} then resolves: drain and exit.
+ *
+ * A failed upgrade (exec error, crash, timeout, stop) rejects with a
+ * HandoverError and changes nothing: this generation goes on serving.
+ * There is one Upgrader per process ({@link Upgrader.shared}).
+ */
+export class Upgrader extends EventEmitter {
+  /** The process-wide upgrader, created on first use with `options`. */
+  static shared(options?: UpgraderOptions): Upgrader {
+    return current ?? new Upgrader(options);
+  }
+
+  readonly upgradeTimeout: number;
+  readonly pidFile: string | undefined;
+  /** The previous generation's pid when this process was started by one, else null. */
+  readonly parentPid: number | null;
+  /** Set when LISTEN_FDS & co. were present but unusable (logged; nothing was adopted). */
+  readonly inheritanceError: HandoverError | undefined;
+
+  #state: State = 'starting';
+  #entry: EntryPoint;
+  #log: (line: string) => void;
+  #inherited: InheritedFd[];
+  #passed: Passed[] = [];
+  #notifySocket: string | undefined;
+  #upstreamNotify: string | undefined;
+  #readyPromise: Promise<void> | undefined;
+  #parentExit: Promise<void> | undefined;
+  #parentAlive = false;
+  #exited: Promise<void>;
+  #resolveExited!: () => void;
+  #abortUpgrade: ((err: HandoverError) => void) | undefined;
+  #ipv6: boolean | undefined;
+
+  constructor(options: UpgraderOptions = {}) {
+    super();
+    if (current !== null) {
+      throw new HandoverError('ERR_INVALID_ARG_VALUE', 'only one Upgrader may exist per process: use Upgrader.shared()');
+    }
+    const timeout = options.upgradeTimeout ?? DEFAULT_UPGRADE_TIMEOUT;
+    if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
+      invalidValue('options.upgradeTimeout', 'must be a positive number of milliseconds', timeout);
+    }
+    if (options.pidFile !== undefined && (typeof options.pidFile !== 'string' || options.pidFile === '')) {
+      invalidType('options.pidFile', 'a non-empty string', options.pidFile);
+    }
+    if (options.log !== undefined && typeof options.log !== 'function') invalidType('options.log', 'a function', options.log);
+    native('Upgrader');
+    this.upgradeTimeout = timeout;
+    this.#log = options.log ?? (() => {});
+    this.#entry = captureEntryPoint();
+    this.pidFile = options.pidFile === undefined ? undefined : isAbsolute(options.pidFile) ? options.pidFile : resolve(this.#entry.cwd, options.pidFile);
+
+    // Protocol variables are consumed here, once, and never reach the app's children.
+    const env = process.env;
+    const parentPid = Number(env[PARENT_PID_ENV]);
+    this.parentPid = Number.isInteger(parentPid) && parentPid === process.ppid ? parentPid : null;
+    this.#notifySocket = env.NOTIFY_SOCKET || undefined;
+    this.#upstreamNotify = this.parentPid !== null ? env[UPSTREAM_NOTIFY_ENV] || undefined : this.#notifySocket;
+    delete env.NOTIFY_SOCKET;
+    delete env[UPSTREAM_NOTIFY_ENV];
+    delete env[PARENT_PID_ENV];
+
+    const inheritance = takeInheritedFds(env);
+    this.#inherited = inheritance.fds;
+    this.inheritanceError = inheritance.error;
+    if (inheritance.error) this.#log(`ignoring inherited fds: ${inheritance.error.message}`);
+    else if (this.#inherited.length > 0) this.#log(`inherited ${this.#inherited.length} fd(s): ${this.#inherited.map((f) => `${f.fd}=${f.name}`).join(' ')}`);
+
+    if (this.parentPid !== null) this.#watchParent(this.parentPid);
+
+    const warning = entryPointWarning(this.#entry);
+    if (warning) process.nextTick(() => this.emit('warning', warning));
+
+    this.#exited = new Promise((resolveExited) => {
+      this.#resolveExited = resolveExited;
+    });
+    current = this;
+  }
+
+  /** 'starting' until ready(), then 'ready', 'upgrading', 'upgraded' (retiring) or 'stopped'. */
+  get state(): State {
+    return this.#state;
+  }
+
+  /** True when this process was started by a previous generation. */
+  get hasParent(): boolean {
+    return this.parentPid !== null;
+  }
+
+  /** Inherited fds not claimed yet (closed at ready()). */
+  get unclaimed(): readonly { fd: number; name: string }[] {
+    return this.#inherited.map(({ fd, name }) => ({ fd, name }));
+  }
+
+  /** Resolves once this generation has been replaced: drain, then exit. */
+  get exited(): Promise<void> {
+    return this.#exited;
+  }
+
+  /**
+   * A listening stream socket's fd for one of net.Server#listen's forms — the
+   * inherited one with the same real address when there is one, else a new
+   * one. The fd stays the Upgrader's (it is passed on at upgrade); give a
+   * server its own duplicate (see {@link listen}).
+   * Port 0 adopts an inherited listener on the same host with any port, in
+   * order, so a generation keeps its predecessor's real port.
+   */
+  async listenFd(...args: unknown[]): Promise<number> {
+    const spec = parseListenArgs(args);
+    this.#checkOpen('listen');
+    const address = await this.#bindAddress(spec);
+    const claimed = this.#claimSocket('stream', spec.name, address);
+    if (claimed !== undefined) return claimed;
+    const fd = this.#bindFresh('stream', address, spec.backlog ?? DEFAULT_BACKLOG, spec.kind === 'tcp' ? spec.ipv6Only ?? false : false);
+    this.#register(fd, spec.name, 'stream', address);
+    return fd;
+  }
+
+  /**
+   * Like net.Server#listen, on an inherited socket when one matches: returns
+   * `server` (default: a new net.Server) listening on its own duplicate of the
+   * Upgrader's fd, so closing the server never closes what is handed over, and
+   * never unlinks a Unix socket path.
+   */
+  async listen(...args: unknown[]): Promise<net.Server> {
+    let server: net.Server | undefined;
+    if (args[0] instanceof net.Server) server = args.shift() as net.Server;
+    const fd = await this.listenFd(...args);
+    const target = server ?? net.createServer();
+    await listenOnFd(target, fd);
+    return target;
+  }
+
+  /** A bound UDP socket (inherited when one has the same address), as a dgram.Socket. */
+  async listenPacket(type: 'udp4' | 'udp6', port: number, host?: string, name?: string): Promise<dgram.Socket> {
+    if (type !== 'udp4' && type !== 'udp6') invalidValue('type', 'must be "udp4" or "udp6"', type);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) invalidValue('port', 'must be a port number from 0 to 65535', port);
+    if (name !== undefined) checkFdName(name);
+    this.#checkOpen('listenPacket');
+    const resolved = await resolveHost(host ?? (type === 'udp6' ? '::' : '0.0.0.0'), true);
+    const address: BoundAddress = { family: resolved.family, address: resolved.address, port };
+    let fd = this.#claimSocket('dgram', name, address);
+    if (fd === undefined) {
+      fd = this.#bindFresh('dgram', address, 0, type === 'udp6');
+      this.#register(fd, name, 'dgram', address);
+    }
+    const socket = dgram.createSocket(type);
+    const own = dupCloexec(fd);
+    await new Promise<void>((resolveBind, rejectBind) => {
+      socket.once('error', rejectBind);
+      socket.bind({ fd: own }, () => {
+        socket.off('error', rejectBind);
+        resolveBind();
+      });
+    });
+    return socket;
+  }
+
+  /**
+   * A named fd that is not a listener (a log file, say): the inherited one
+   * called `name`, else the one `open()` returns (the Upgrader keeps it and
+   * hands it over from now on), else null. Do not close the returned fd.
+   */
+  file(name: string, open?: () => number): number | null {
+    checkFdName(name);
+    if (open !== undefined && typeof open !== 'function') invalidType('open', 'a function', open);
+    this.#checkOpen('file');
+    if (this.#passed.some((p) => p.name === name && p.key === undefined)) {
+      invalidValue('name', 'is already handed over by this generation', name);
+    }
+    const index = this.#inherited.findIndex((f) => f.name === name && !(f.info.type === 'socket' && f.info.listening));
+    if (index >= 0) {
+      const [inherited] = this.#inherited.splice(index, 1);
+      this.#passed.push({ fd: inherited.fd, name });
+      return inherited.fd;
+    }
+    if (!open) return null;
+    const fd = open();
+    if (!Number.isInteger(fd) || fd < 0) invalidType('open()', 'to return a file descriptor', fd);
+    setCloexec(fd, true);
+    this.#passed.push({ fd, name });
+    return fd;
+  }
+
+  /**
+   * Says this generation serves: closes inherited fds nobody claimed, writes
+   * the PID file, and sends READY=1 to NOTIFY_SOCKET (the previous generation,
+   * the supervisor or systemd). Run-once: later calls return the same promise.
+   */
+  ready(): Promise<void> {
+    this.#readyPromise ??= this.#ready();
+    return this.#readyPromise;
+  }
+
+  async #ready(): Promise<void> {
+    if (this.#state === 'stopped') throw new HandoverError('ERR_STOPPED', 'ready() after stop()');
+    for (const { fd, name } of this.#inherited.splice(0)) {
+      this.#log(`closing unclaimed inherited fd ${fd} (${name})`);
+      closeQuietly(fd);
+    }
+    if (this.pidFile) writePidFile(this.pidFile);
+    this.#state = 'ready';
+    if (this.#notifySocket) {
+      const relay = this.parentPid !== null;
+      try {
+        sdNotify(this.#notifySocket, relay ? { READY: 1 } : { READY: 1, MAINPID: process.pid });
+      } catch (err) {
+        // Our parent died before we were ready: speak to systemd ourselves.
+        this.#log(`could not notify ${this.#notifySocket}: ${(err as Error).message}`);
+        if (relay && this.#upstreamNotify) this.#notifyUpstream({ MAINPID: process.pid, READY: 1 });
+      }
+    }
+    this.emit('ready');
+  }
+
+  /**
+   * Resolves when the previous generation has exited (at once when there is
+   * none). Works when it was SIGKILLed: the exit is watched with a pidfd (Linux)
+   * or kqueue (macOS), opened at start-up while the parent was surely alive.
+   */
+  waitForParent(): Promise<void> {
+    return this.#parentExit ?? Promise.resolve();
+  }
+
+  /**
+   * Starts the next generation with every listener and named fd and resolves
+   * once it has called ready(). Rejects with HandoverError — ERR_NOT_READY,
+   * ERR_UPGRADE_IN_PROGRESS, ERR_ALREADY_UPGRADED, ERR_PARENT_DRAINING,
+   * ERR_STOPPED, ERR_EXEC, ERR_CHILD_EXITED, ERR_UPGRADE_TIMEOUT — and then this
+   * generation goes on serving as before.
+   */
+  upgrade(): Promise<void> {
+    switch (this.#state) {
+      case 'starting':
+        return Promise.reject(new HandoverError('ERR_NOT_READY', 'upgrade() before ready(): this generation does not serve yet'));
+      case 'upgrading':
+        return Promise.reject(new HandoverError('ERR_UPGRADE_IN_PROGRESS', 'an upgrade is already running'));
+      case 'upgraded':
+        return Promise.reject(new HandoverError('ERR_ALREADY_UPGRADED', 'this generation has already been replaced and is retiring'));
+      case 'stopped':
+        return Promise.reject(new HandoverError('ERR_STOPPED', 'upgrade() after stop()'));
+      default:
+    }
+    if (this.#parentAlive) {
+      return Promise.reject(
+        new HandoverError('ERR_PARENT_DRAINING', `the previous generation (pid ${this.parentPid}) is still draining; at most two generations run at once`, { parentPid: this.parentPid }),
+      );
+    }
+    this.#state = 'upgrading';
+    return this.#upgrade().then(
+      (pid) => {
+        this.#state = 'upgraded';
+        this.emit('upgraded', { pid });
+        this.#resolveExited();
+      },
+      (err: HandoverError) => {
+        if (this.#state === 'upgrading') this.#state = 'ready';
+        this.emit('upgrade-failed', err);
+        throw err;
+      },
+    );
+  }
+
+  async #upgrade(): Promise<number> {
+    const started = Date.now();
+    this.#notifyUpstream({ RELOADING: 1, MONOTONIC_USEC: monotonicUsec().toString() });
+    const notifyPath = notifyAddress();
+    let listener: NotifyListener;
+    try {
+      listener = new NotifyListener(notifyPath);
+    } catch (err) {
+      this.#notifyUpstream({ READY: 1 });
+      throw new HandoverError('ERR_EXEC', `cannot create the readiness socket: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      const pid = await this.#startAndAwaitReady(listener, notifyPath);
+      this.#log(`generation ${pid} is ready after ${Date.now() - started} ms`);
+      this.#notifyUpstream({ MAINPID: pid, READY: 1 });
+      return pid;
+    } catch (err) {
+      this.#notifyUpstream({ READY: 1, STATUS: `upgrade failed: ${(err as Error).message}` });
+      throw err;
+    } finally {
+      listener.close();
+      if (!notifyPath.startsWith('@')) closeQuietlyPath(notifyPath);
+    }
+  }
+
+  #startAndAwaitReady(listener: NotifyListener, notifyPath: string): Promise<number> {
+    const entry = { ...this.#entry };
+    const env: Record<string, string | undefined> = {
+      ...process.env,
+      LISTEN_FDS: String(this.#passed.length),
+      LISTEN_FDNAMES: this.#passed.map((p) => p.name).join(':'),
+      NOTIFY_SOCKET: notifyPath,
+      [PARENT_PID_ENV]: String(process.pid),
+      [UPSTREAM_NOTIFY_ENV]: this.#upstreamNotify,
+    };
+    let pid: number;
+    try {
+      pid = forkExecWithFds(entry.execPath, nextArgv(entry), {
+        cwd: entry.cwd,
+        env,
+        files: [0, 1, 2, ...this.#passed.map((p) => p.fd)],
+        listenPid: true,
+      });
+    } catch (err) {
+      return Promise.reject(new HandoverError('ERR_EXEC', `cannot start the next generation: ${(err as Error).message}`, { cause: err }));
+    }
+    this.emit('spawned', { pid });
+    this.#log(`started generation ${pid}`);
+    const exit = waitPid(pid, { ref: false });
+
+    return new Promise<number>((resolveReady, rejectReady) => {
+      let settled = false;
+      const finish = (err: HandoverError | null) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        listener.off('message', onMessage);
+        this.#abortUpgrade = undefined;
+        if (!err) {
+          resolveReady(pid);
+          return;
+        }
+        // The failed child must be gone before we report: kill and reap it.
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+        exit.then(
+          () => rejectReady(err),
+          () => rejectReady(err),
+        );
+      };
+      const onMessage = (message: NotifyMessage) => {
+        if (message.pid !== pid && !(message.pid === -1 && process.platform !== 'linux')) {
+          this.#log(`ignoring a notification from pid ${message.pid}: only ${pid} may say it is ready`);
+          return;
+        }
+        if (message.fields.get('READY') === '1') finish(null);
+      };
+      listener.on('message', onMessage);
+      exit.then(
+        (status: ExitStatus) =>
+          finish(
+            new HandoverError('ERR_CHILD_EXITED', `the next generation (pid ${pid}) exited before it was ready: ${describeExit(status)}`, {
+              pid,
+              exitCode: status.code,
+              signal: status.signal,
+            }),
+          ),
+        (err: unknown) => finish(new HandoverError('ERR_CHILD_EXITED', `lost track of the next generation (pid ${pid})`, { cause: err, pid })),
+      );
+      const timer = setTimeout(
+        () => finish(new HandoverError('ERR_UPGRADE_TIMEOUT', `the next generation (pid ${pid}) was not ready within ${this.upgradeTimeout} ms; it was killed`, { pid })),
+        this.upgradeTimeout,
+      );
+      this.#abortUpgrade = finish;
+    });
+  }
+
+  /**
+   * Aborts a running upgrade (it rejects with ERR_STOPPED, the new process is
+   * killed) and refuses any later one. Sockets stay open: the app closes its servers.
+   */
+  stop(): void {
+    if (this.#state === 'stopped') return;
+    const abort = this.#abortUpgrade;
+    this.#state = 'stopped';
+    abort?.(new HandoverError('ERR_STOPPED', 'stop() during the upgrade: the new process was killed'));
+    this.emit('stopped');
+  }
+
+  /**
+   * Tells systemd (when NOTIFY_SOCKET was set at start-up) that this service is
+   * stopping. GracefulServer calls it on shutdown.
+   */
+  notifyStopping(): void {
+    this.#notifyUpstream({ STOPPING: 1 });
+  }
+
+  /** Fds this generation would hand over, with their names (for logs and tests). */
+  get handedOver(): readonly { fd: number; name: string }[] {
+    return this.#passed.map(({ fd, name }) => ({ fd, name }));
+  }
+
+  // --- internals ---------------------------------------------------------
+
+  #checkOpen(what: string): void {
+    if (this.#state === 'stopped') throw new HandoverError('ERR_STOPPED', `${what}() after stop()`);
+  }
+
+  async #bindAddress(spec: ListenSpec): Promise<BoundAddress> {
+    if (spec.kind === 'unix') return { family: 'unix', path: spec.path };
+    if (spec.host === undefined) this.#ipv6 ??= ipv6Available();
+    const resolved = await resolveHost(spec.host, this.#ipv6 ?? true);
+    return { ...resolved, port: spec.port };
+  }
+
+  #claimSocket(kind: 'stream' | 'dgram', name: string | undefined, address: BoundAddress): number | undefined {
+    const wanted = addressKey(kind, address);
+    const anyPort = address.family !== 'unix' && address.port === 0;
+    if (!anyPort && this.#passed.some((p) => p.key === wanted)) {
+      throw addressInUse(address);
+    }
+    const matches = (f: InheritedFd): boolean => {
+      const info = f.info;
+      if (info.type !== 'socket' || info.socketType !== kind) return false;
+      if (kind === 'stream' && !info.listening) return false;
+      if (name !== undefined && f.name !== name) return false;
+      if (address.family === 'unix') return info.family === 'unix' && info.path === address.path;
+      if (info.family !== address.family || info.address !== address.address) return false;
+      return anyPort || info.port === address.port;
+    };
+    const index = this.#inherited.findIndex(matches);
+    if (index < 0) return undefined;
+    const [found] = this.#inherited.splice(index, 1);
+    const real = boundAddressOf(found);
+    this.#passed.push({ fd: found.fd, name: name ?? found.name, key: addressKey(kind, real) });
+    this.#log(`adopted inherited fd ${found.fd} for ${addressKey(kind, real)}`);
+    return found.fd;
+  }
+
+  #bindFresh(kind: 'stream' | 'dgram', address: BoundAddress, backlog: number, ipv6Only: boolean): number {
+    try {
+      return native('listen').listenSocket({
+        family: address.family,
+        type: kind,
+        address: address.family === 'unix' ? '' : address.address,
+        port: address.family === 'unix' ? 0 : address.port,
+        path: address.family === 'unix' ? address.path : '',
+        backlog,
+        ipv6Only,
+      });
+    } catch (err) {
+      if (isNativeErrno(err)) throw listenError(err.errno, err.syscall, address);
+      throw err;
+    }
+  }
+
+  #register(fd: number, name: string | undefined, kind: 'stream' | 'dgram', requested: BoundAddress): void {
+    let real = requested;
+    if (requested.family !== 'unix' && requested.port === 0) {
+      const info = native('listen').inspectFd(fd);
+      real = { family: requested.family, address: requested.address, port: info.port ?? 0 };
+    }
+    this.#passed.push({ fd, name: name ?? 'unknown', key: addressKey(kind, real) });
+  }
+
+  #notifyUpstream(fields: NotifyFields): void {
+    if (!this.#upstreamNotify) return;
+    try {
+      sdNotify(this.#upstreamNotify, fields);
+    } catch (err) {
+      this.#log(`could not notify systemd at ${this.#upstreamNotify}: ${(err as Error).message}`);
+    }
+  }
+
+  #watchParent(pid: number): void {
+    this.#parentAlive = true;
+    this.#parentExit = new Promise<void>((resolveExit) => {
+      const done = () => {
+        this.#parentAlive = false;
+        this.emit('parent-exited', { pid });
+        resolveExit();
+      };
+      try {
+        native('waitForParent').watchExit(pid, false, () => done());
+      } catch {
+        done(); // already gone
+      }
+    });
+  }
+}
+
+function boundAddressOf(f: InheritedFd): BoundAddress {
+  const info = f.info;
+  if (info.family === 'unix') return { family: 'unix', path: info.path ?? '' };
+  return { family: info.family === 'IPv6' ? 'IPv6' : 'IPv4', address: info.address ?? '', port: info.port ?? 0 };
+}
+
+/** Makes `server` listen on its own close-on-exec duplicate of `fd`. */
+export function listenOnFd(server: net.Server, fd: number): Promise<void> {
+  const own = dupCloexec(fd);
+  return new Promise<void>((resolveListen, rejectListen) => {
+    const onError = (err: Error) => {
+      closeQuietly(own);
+      rejectListen(err);
+    };
+    server.once('error', onError);
+    server.listen({ fd: own }, () => {
+      server.off('error', onError);
+      resolveListen();
+    });
+  });
+}
+
+function describeExit(status: ExitStatus): string {
+  return status.signal ? `killed by ${status.signal}` : `exit code ${status.code}`;
+}
+
+function addressInUse(address: BoundAddress): Error {
+  return listenError(-EADDRINUSE, 'listen', address, 'this generation already listens on it');
+}
+
+function listenError(errno: number, syscall: string, address: BoundAddress, note?: string): Error {
+  return address.family === 'unix'
+    ? addressError(errno, syscall, address.path, undefined, note)
+    : addressError(errno, syscall, address.address, address.port, note);
+}
+
+// Linux: an abstract socket, nothing on disk to clean up; elsewhere a path in
+// the temporary directory.
+function notifyAddress(): string {
+  const id = `handover/${process.pid}/${randomBytes(8).toString('hex')}`;
+  if (process.platform === 'linux') return `@${id}`;
+  return resolve(tmpdir(), id.replace(/\//g, '-') + '.sock');
+}
+
+function closeQuietlyPath(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // gone already
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed
+  }
+}
+
+function ipv6Available(): boolean {
+  try {
+    const fd = native('listen').listenSocket({ family: 'IPv6', type: 'dgram', address: '::1', port: 0, path: '', backlog: 0, ipv6Only: true });
+    closeQuietly(fd);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,120 @@
+#include "socket_listen.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "errors.h"
+
+namespace handover {
+namespace {
+
+// SOCK_CLOEXEC/SOCK_NONBLOCK are Linux-only; set the flags afterwards elsewhere.
+int NewSocket(int domain, int type) {
+#if defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK)
+  return socket(domain, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+#else
+  int fd = socket(domain, type, 0);
+  if (fd >= 0) {
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  }
+  return fd;
+#endif
+}
+
+struct Address {
+  sockaddr_storage storage = {};
+  socklen_t len = 0;
+  int family = 0;
+};
+
+// Returns 0 or an errno.
+int BuildAddress(const Napi::Object& opts, Address* out) {
+  std::string family = opts.Get("family").As<Napi::String>().Utf8Value();
+  if (family == "unix") {
+    std::string path = opts.Get("path").As<Napi::String>().Utf8Value();
+    auto* un = reinterpret_cast<sockaddr_un*>(&out->storage);
+    if (path.empty()) return EINVAL;
+    if (path.size() >= sizeof(un->sun_path)) return ENAMETOOLONG;
+    un->sun_family = AF_UNIX;
+    memcpy(un->sun_path, path.data(), path.size());
+    out->len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size());
+    if (path[0] == '@') {
+#ifdef __linux__
+      un->sun_path[0] = '\0';
+#else
+      return EINVAL;
+#endif
+    } else {
+      out->len += 1;
+    }
+    out->family = AF_UNIX;
+    return 0;
+  }
+  std::string address = opts.Get("address").As<Napi::String>().Utf8Value();
+  int port = opts.Get("port").As<Napi::Number>().Int32Value();
+  if (family == "IPv4") {
+    auto* in = reinterpret_cast<sockaddr_in*>(&out->storage);
+    in->sin_family = AF_INET;
+    in->sin_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET, address.c_str(), &in->sin_addr) != 1) return EINVAL;
+    out->len = sizeof(*in);
+    out->family = AF_INET;
+    return 0;
+  }
+  auto* in6 = reinterpret_cast<sockaddr_in6*>(&out->storage);
+  in6->sin6_family = AF_INET6;
+  in6->sin6_port = htons(static_cast<uint16_t>(port));
+  if (inet_pton(AF_INET6, address.c_str(), &in6->sin6_addr) != 1) return EINVAL;
+  out->len = sizeof(*in6);
+  out->family = AF_INET6;
+  return 0;
+}
+
+}  // namespace
+
+Napi::Value ListenSocket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object opts = info[0].As<Napi::Object>();
+  bool stream = opts.Get("type").As<Napi::String>().Utf8Value() == "stream";
+  int backlog = opts.Get("backlog").As<Napi::Number>().Int32Value();
+  bool ipv6_only = opts.Get("ipv6Only").As<Napi::Boolean>().Value();
+
+  Address addr;
+  int err = BuildAddress(opts, &addr);
+  if (err != 0) ThrowErrno(env, err, "bind");
+  int fd = NewSocket(addr.family, stream ? SOCK_STREAM : SOCK_DGRAM);
+  if (fd < 0) ThrowErrno(env, errno, "socket");
+
+  const char* failed = nullptr;
+  int on = 1;
+  int v6only = ipv6_only ? 1 : 0;
+  // As libuv does for TCP listeners: restart without waiting out TIME_WAIT.
+  if (stream && addr.family != AF_UNIX && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0) {
+    failed = "setsockopt";
+  } else if (addr.family == AF_INET6 &&
+             setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) < 0) {
+    failed = "setsockopt";
+  } else if (bind(fd, reinterpret_cast<sockaddr*>(&addr.storage), addr.len) < 0) {
+    failed = "bind";
+  } else if (stream && listen(fd, backlog) < 0) {
+    failed = "listen";
+  }
+  if (failed != nullptr) {
+    err = errno;
+    close(fd);
+    ThrowErrno(env, err, failed);
+  }
+  return Napi::Number::New(env, fd);
+}
+
+}  // namespace handover
