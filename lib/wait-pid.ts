@@ -30,7 +30,7 @@ const pending = new Map<number, Promise<ExitStatus>>();
  */
 export function waitPid(pid: number, options: WaitPidOptions = {}): Promise<ExitStatus> {
   const binding = native('waitPid');
-  if (!Number.isInteger(pid) || pid <= 0) invalidType('pid', 'a positive integer', pid);
+  if (!Number.isInteger(pid) || pid <= 0 || pid > 0x7fffffff) invalidType('pid', 'a positive integer (a process id)', pid);
   const ref = options.ref ?? true;
   if (typeof ref !== 'boolean') invalidType('options.ref', 'of type boolean', ref);
   const existing = pending.get(pid);

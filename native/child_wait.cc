@@ -36,7 +36,7 @@ class Waiter {
   // of any process (the previous generation, which is our parent).
   Waiter(Napi::Env env, pid_t pid, bool reap, Napi::Function callback)
       : env_(env), pid_(pid), reap_(reap), callback_(Napi::Persistent(callback)),
-        context_(env, reap ? "handover.waitPid" : "handover.watchExit") {}
+        context_(std::make_unique<Napi::AsyncContext>(env, reap ? "handover.waitPid" : "handover.watchExit")) {}
 
   // Returns 0, or a negative errno when nothing could be set up (then the
   // caller deletes the waiter).
@@ -135,9 +135,10 @@ class Waiter {
     }
     Napi::Value error = err == 0 ? env.Null() : ErrnoError(env, err, "waitpid").Value();
     Napi::FunctionReference callback = std::move(callback_);
+    std::unique_ptr<Napi::AsyncContext> context = std::move(context_);
     Close();
     try {
-      callback.MakeCallback(env.Global(), {error, code, signal}, context_);
+      callback.MakeCallback(env.Global(), {error, code, signal}, *context);
     } catch (const Napi::Error& e) {
       napi_fatal_exception(env, e.Value());
     }
@@ -159,13 +160,28 @@ class Waiter {
     delete self;
   }
 
-  static void OnEnvCleanup(void* arg) { static_cast<Waiter*>(arg)->Close(); }
+  // The environment is going away: release what belongs to it while it still
+  // exists. A worker's addon code may be unloaded before the loop runs close
+  // callbacks, so the handle is closed without one and this small object is
+  // left behind on purpose.
+  static void OnEnvCleanup(void* arg) {
+    auto* self = static_cast<Waiter*>(arg);
+    self->callback_.Reset();
+    self->context_.reset();
+    if (self->state_) {
+      std::lock_guard<std::mutex> lock(self->state_->mu);
+      self->state_->abandoned = true;
+    }
+    if (self->handle_ == reinterpret_cast<uv_handle_t*>(&self->poll_)) uv_poll_stop(&self->poll_);
+    uv_close(self->handle_, nullptr);
+    if (self->watch_fd_ >= 0) close(self->watch_fd_);
+  }
 
   Napi::Env env_;
   pid_t pid_;
   bool reap_;
   Napi::FunctionReference callback_;
-  Napi::AsyncContext context_;
+  std::unique_ptr<Napi::AsyncContext> context_;
   int watch_fd_ = -1;
   uv_poll_t poll_;
   uv_async_t async_;

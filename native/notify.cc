@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -69,7 +70,8 @@ void CloseReceivedFds(msghdr* msg) {
 class Receiver {
  public:
   Receiver(Napi::Env env, int fd, Napi::Function callback)
-      : env_(env), fd_(fd), callback_(Napi::Persistent(callback)), context_(env, "handover.notify") {}
+      : env_(env), fd_(fd), callback_(Napi::Persistent(callback)),
+        context_(std::make_unique<Napi::AsyncContext>(env, "handover.notify")) {}
 
   int Start() {
     uv_loop_t* loop = nullptr;
@@ -131,7 +133,7 @@ class Receiver {
         callback_.MakeCallback(env_.Global(),
                                {Napi::String::New(env_, buf, static_cast<size_t>(n)),
                                 Napi::Number::New(env_, pid)},
-                               context_);
+                               *context_);
       } catch (const Napi::Error& e) {
         napi_fatal_exception(env_, e.Value());
         return;
@@ -145,12 +147,26 @@ class Receiver {
     delete self;
   }
 
-  static void OnEnvCleanup(void* arg) { static_cast<Receiver*>(arg)->Close(); }
+  // Release what belongs to the environment while it still exists; close the
+  // handle without a callback (a worker's addon code may be unloaded before
+  // the loop would run it) and leave this small object behind on purpose.
+  static void OnEnvCleanup(void* arg) {
+    auto* self = static_cast<Receiver*>(arg);
+    if (self->slot_ != nullptr) *self->slot_ = nullptr;
+    self->slot_ = nullptr;
+    self->callback_.Reset();
+    self->context_.reset();
+    if (self->closing_) return;
+    self->closing_ = true;
+    uv_poll_stop(&self->poll_);
+    uv_close(reinterpret_cast<uv_handle_t*>(&self->poll_), nullptr);
+    close(self->fd_);
+  }
 
   Napi::Env env_;
   int fd_;
   Napi::FunctionReference callback_;
-  Napi::AsyncContext context_;
+  std::unique_ptr<Napi::AsyncContext> context_;
   uv_poll_t poll_;
   bool closing_ = false;
   Receiver** slot_ = nullptr;

@@ -62,19 +62,25 @@ pid_t SpawnChild(const SpawnRequest& req, SpawnFailure* failure) {
   // beforehand: exec through /bin/sh, whose $$ stays the pid after `exec`.
   std::vector<char*> argv;
   std::vector<char*> envp;
+  std::string file_arg;
   std::string script = "LISTEN_PID=$$; export LISTEN_PID; exec \"$0\" \"$@\"";
   const char* file = req.file;
   char* const* real_argv = req.argv;
   char* const* real_envp = req.envp;
   if (req.listen_pid_digits != nullptr) {
-    if (access(req.file, X_OK) != 0) {
+    // The same path execve would see: relative to the child's cwd.
+    std::string target = req.file;
+    if (target[0] != '/' && req.cwd != nullptr) target = std::string(req.cwd) + "/" + target;
+    if (access(target.c_str(), X_OK) != 0) {
       *failure = {errno, "execve"};
       return -1;
     }
     argv.push_back(const_cast<char*>("/bin/sh"));
     argv.push_back(const_cast<char*>("-c"));
     argv.push_back(script.data());
-    argv.push_back(const_cast<char*>(req.file));
+    // exec "$0" with a slash never searches PATH, as execve would not.
+    file_arg = std::string(req.file).find('/') == std::string::npos ? "./" + std::string(req.file) : req.file;
+    argv.push_back(file_arg.data());
     for (char* const* a = req.argv; *a != nullptr; a++) {
       if (a != req.argv) argv.push_back(*a);
     }
