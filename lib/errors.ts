@@ -88,6 +88,7 @@ export function systemError(errno: number, syscall: string, path?: string, extra
 // calls return (ECHILD, ESRCH...): name those from os.constants.errno.
 const EXTRA_DESCRIPTIONS: Record<string, string> = {
   ECHILD: 'no child processes',
+  ENOEXEC: 'exec format error',
   ESRCH: 'no such process',
   EOVERFLOW: 'value too large for defined data type',
 };

@@ -30,6 +30,8 @@ export const MAX_FILES = 4096;
 
 const MAX_FD = 0x7fffffff;
 
+const ATTRIBUTES = new Set(['cwd', 'env', 'files', 'setsid', 'setpgid', 'pgid', 'pdeathsig', 'listenPid']);
+
 function checkString(name: string, value: unknown): string {
   if (typeof value !== 'string') invalidType(name, 'of type string', value);
   if (value.includes('\0')) invalidValue(name, 'must not contain null bytes', value);
@@ -55,7 +57,7 @@ function environment(env: ForkExecAttributes['env'], listenPid: boolean): string
       entries.push(`${key}=${value}`);
     }
   } else if (Array.isArray(env)) {
-    entries = env.map((entry, i) => checkString(`attr.env[${i}]`, entry));
+    entries = Array.from(env, (entry, i) => checkString(`attr.env[${i}]`, entry));
   } else {
     invalidType('attr.env', 'an array of "KEY=value" strings or an object', env);
   }
@@ -67,7 +69,7 @@ function fileTable(files: unknown): number[] {
   if (files === undefined) return [0, 1, 2];
   if (!Array.isArray(files)) invalidType('attr.files', 'an array of file descriptors or null', files);
   if (files.length > MAX_FILES) invalidValue('attr.files', `must have at most ${MAX_FILES} entries`, files.length);
-  return files.map((fd: unknown, i) => {
+  return Array.from(files as unknown[], (fd: unknown, i) => {
     if (fd === null) return -1;
     if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0 || fd > MAX_FD) {
       invalidType(`attr.files[${i}]`, 'a file descriptor (a non-negative integer) or null', fd);
@@ -98,8 +100,12 @@ export function forkExecWithFds(path: string, argv: string[], attr: ForkExecAttr
   if (path === '') invalidValue('path', 'must not be empty', path);
   if (!Array.isArray(argv)) invalidType('argv', 'an array of strings', argv);
   if (argv.length === 0) invalidValue('argv', 'must hold at least argv[0]', argv);
-  argv.forEach((arg, i) => checkString(`argv[${i}]`, arg));
+  for (let i = 0; i < argv.length; i++) checkString(`argv[${i}]`, argv[i]);
   if (attr === null || typeof attr !== 'object') invalidType('attr', 'an object', attr);
+  for (const key of Object.keys(attr)) {
+    // A typo (setSid) or a child_process option (stdio, uid) must not be ignored silently.
+    if (!ATTRIBUTES.has(key)) invalidValue('attr', `has an unknown option "${key}" (known: ${[...ATTRIBUTES].join(', ')})`, attr);
+  }
 
   const cwd = attr.cwd === undefined ? undefined : checkString('attr.cwd', attr.cwd);
   const setsid = checkBoolean('attr.setsid', attr.setsid);
@@ -107,7 +113,7 @@ export function forkExecWithFds(path: string, argv: string[], attr: ForkExecAttr
   let setpgid = checkBoolean('attr.setpgid', attr.setpgid);
   let pgid = 0;
   if (attr.pgid !== undefined) {
-    if (!Number.isInteger(attr.pgid) || attr.pgid < 0) invalidType('attr.pgid', 'a non-negative integer', attr.pgid);
+    if (!Number.isInteger(attr.pgid) || attr.pgid < 0 || attr.pgid > MAX_FD) invalidType('attr.pgid', 'a non-negative 32-bit integer', attr.pgid);
     pgid = attr.pgid;
     setpgid = true;
   }

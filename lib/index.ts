@@ -12,3 +12,7 @@ export { sdNotify, NotifyListener, formatNotify, parseNotify, type NotifyFields,
 export { takeInheritedFds, LISTEN_FDS_START, type InheritedFd, type Inheritance } from './listen-fds';
 export { parseAddress, parseListenArgs, type ListenSpec, type PacketSpec } from './address';
 export { writePidFile } from './pid-file';
+export { DrainCounter } from './drain-counter';
+export { ServerDrainer, DEFAULT_DRAIN_TIMEOUT, DEFAULT_DRAIN_IDLE_TIMEOUT, type DrainResult, type ServerDrainerOptions } from './drain';
+export { GracefulServer, DEFAULT_UPGRADE_SIGNALS, DEFAULT_SHUTDOWN_SIGNALS, type GracefulServerOptions } from './graceful-server';
+export { listenAndServe, type ListenAndServeOptions } from './listen-and-serve';

@@ -69,8 +69,12 @@ void DescribeAddress(Napi::Env env, Napi::Object out, const sockaddr_storage& ss
       out.Set("family", "unix");
       size_t n = len > offsetof(sockaddr_un, sun_path) ? len - offsetof(sockaddr_un, sun_path) : 0;
       if (n > 0 && un->sun_path[0] == '\0') {
-        // Linux abstract namespace: written '@name', as systemd does.
-        out.Set("path", "@" + std::string(un->sun_path + 1, n - 1));
+        // Linux abstract namespace: written '@name', as systemd does. Node 20's
+        // libuv binds '\0name' padded with NULs to the whole sun_path; drop the
+        // padding so both forms read the same.
+        size_t end = n;
+        while (end > 1 && un->sun_path[end - 1] == '\0') end--;
+        out.Set("path", "@" + std::string(un->sun_path + 1, end - 1));
       } else {
         std::string path(un->sun_path, strnlen(un->sun_path, n));
         out.Set("path", path);

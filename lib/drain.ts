@@ -1,0 +1,605 @@
+import { EventEmitter } from 'node:events';
+import * as http from 'node:http';
+import type { Http2Session, ServerHttp2Stream } from 'node:http2';
+import * as https from 'node:https';
+import * as net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
+import * as tls from 'node:tls';
+import { DrainCounter } from './drain-counter';
+import { IdleQueue, markIdle, type IdleConnection } from './drain-idle';
+import { observeWhileListened } from './drain-listeners';
+import { invalidType, invalidValue } from './errors';
+
+/** Default `timeout` of {@link ServerDrainer.drain}: what is left after 30 s is destroyed. */
+export const DEFAULT_DRAIN_TIMEOUT = 30_000;
+
+/**
+ * Idle bound of a draining HTTP/1 connection, in ms, when the server has no
+ * keep-alive timeout of its own (`keepAliveTimeout` 0, or an HTTP/2 server
+ * with `allowHTTP1`). It equals Node's default `keepAliveTimeout`.
+ */
+export const DEFAULT_DRAIN_IDLE_TIMEOUT = 5_000;
+
+/** Options of {@link ServerDrainer}. */
+export interface ServerDrainerOptions {
+  /**
+   * How long (ms) a draining HTTP/1 connection may stay idle before it is
+   * closed. Default: the server's `keepAliveTimeout` (plus
+   * `keepAliveTimeoutBuffer` on Node ≥ 24.6), or
+   * {@link DEFAULT_DRAIN_IDLE_TIMEOUT} when that is 0. A value below the
+   * keep-alive timeout the server announces brings back the race the drain
+   * avoids: a client may send on a connection just as it is closed.
+   */
+  idleTimeout?: number;
+  /**
+   * Called once per upgraded socket (HTTP 'upgrade' or 'connect': WebSocket,
+   * tunnels) when the drain starts, or when the socket is upgraded during the
+   * drain: the application says goodbye (a WebSocket close frame) and ends
+   * the socket. Same as the `'upgraded-connection'` event.
+   */
+  onUpgraded?: (socket: net.Socket, req: http.IncomingMessage) => void;
+  /**
+   * Called once per connection of a plain net.Server or tls.Server when the
+   * drain starts (or when it is established during the drain): the
+   * application ends it when its protocol allows. Same as the
+   * `'connection-drain'` event.
+   */
+  onConnectionDrain?: (socket: net.Socket) => void;
+}
+
+/** Options of {@link ServerDrainer.drain}. */
+export interface DrainOptions {
+  /**
+   * Milliseconds after which every connection still open is destroyed (the
+   * "hammer"). Default {@link DEFAULT_DRAIN_TIMEOUT}; `Infinity` never hammers.
+   */
+  timeout?: number;
+}
+
+/** What a drain did, for a log line. */
+export interface DrainResult {
+  /** From the call of `drain()` to its end, in whole milliseconds. */
+  durationMs: number;
+  /**
+   * Connections destroyed at the timeout or by {@link ServerDrainer.hammer}
+   * (0 when everything ended by itself). They close (and leave
+   * {@link ServerDrainer.stats}) on the next turns of the event loop.
+   */
+  hammered: number;
+  /** Connections open when the drain started. */
+  connectionsAtStart: number;
+  /** Requests (HTTP/1 requests and HTTP/2 streams) in flight when the drain started. */
+  requestsAtStart: number;
+}
+
+/** A snapshot of what a {@link ServerDrainer} tracks. */
+export interface DrainStats {
+  /** Open connections (TCP, or Unix socket), including upgraded ones and TLS handshakes. */
+  connections: number;
+  /** HTTP/1 requests and HTTP/2 streams in flight. */
+  requests: number;
+  /** Connections that left HTTP through 'upgrade' or 'connect' (a subset of `connections`). */
+  upgraded: number;
+}
+
+/** Payload of the `'draining'` event. */
+export interface DrainingInfo {
+  /** Open connections when the drain started. */
+  connections: number;
+  /** Requests in flight when the drain started. */
+  requests: number;
+}
+
+/** The events of {@link ServerDrainer} and their arguments. */
+export type ServerDrainerEvents = {
+  /** The drain started: the listener is closed. */
+  draining: [info: DrainingInfo];
+  /** The drain ended (also after a hammer). */
+  drained: [result: DrainResult];
+  /** The timeout passed: `destroyed` connections were destroyed. */
+  hammer: [info: { destroyed: number }];
+  /** An upgraded socket must be told goodbye (see {@link ServerDrainerOptions.onUpgraded}). */
+  'upgraded-connection': [socket: net.Socket, req: http.IncomingMessage];
+  /** A plain connection must be ended (see {@link ServerDrainerOptions.onConnectionDrain}). */
+  'connection-drain': [socket: net.Socket];
+};
+
+type Kind = 'http1' | 'http2' | 'net';
+
+/** An HTTP/1 connection: its responses in flight and when it became idle. */
+interface Http1Connection extends IdleConnection {
+  readonly responses: Set<http.ServerResponse>;
+}
+
+function swallow(): void {
+  // Errors of one socket during a drain (a client reset) must not crash the process.
+}
+
+function kindOf(server: net.Server): Kind {
+  if (server instanceof http.Server || server instanceof https.Server) return 'http1';
+  // Http2Server and Http2SecureServer are not exported; updateSettings() is
+  // their public method and no other server has it.
+  if (typeof (server as { updateSettings?: unknown }).updateSettings === 'function') return 'http2';
+  return 'net';
+}
+
+function checkTimeout(name: string, value: unknown, allowInfinity: boolean): number {
+  if (typeof value !== 'number') invalidType(name, 'of type number', value);
+  if (Number.isNaN(value) || value < 0 || (!allowInfinity && value === Infinity)) {
+    invalidValue(name, allowInfinity ? 'must be a non-negative number of milliseconds or Infinity' : 'must be a non-negative finite number of milliseconds', value);
+  }
+  return value;
+}
+
+/**
+ * Drains a server whose listening socket now belongs to its next generation:
+ * stops accepting, lets every request in flight finish, and closes each
+ * connection only at a moment when its client cannot be sending on it — so
+ * the client sees no reset, no EOF under a request, no 5xx. Works with
+ * `http.Server`, `https.Server`, `http2.createServer()` /
+ * `createSecureServer()` servers and plain `net.Server` / `tls.Server`, using
+ * only their public events and methods.
+ *
+ * Create it right after the server (before `listen`, or at least before the
+ * first connection): connections accepted earlier are not seen, except that
+ * an HTTP/1 connection is picked up at its next request. The drain still
+ * waits for the server's `'close'`, which Node emits when every connection
+ * it accepted is gone.
+ *
+ * **The drain rule for HTTP/1 keep-alive connections.** `drain()` never
+ * closes an idle connection at once, the way Go's `Server.Shutdown` and
+ * Node's `server.close()` (through `closeIdleConnections()`) do: its client
+ * may have a request on the wire already, and would see a reset or an EOF.
+ * From the start of the drain, every response carries `Connection: close`
+ * (also responses in flight whose headers are not sent yet), so Node closes
+ * the connection right after it and the client knows not to reuse it. A
+ * connection that stays idle — no request in flight, no byte received since
+ * its last response — is closed once it has been idle for the idle bound:
+ * the server's `keepAliveTimeout` (+ `keepAliveTimeoutBuffer` on Node ≥ 24.6),
+ * which is the idle time the server announces in `Keep-Alive: timeout=N`
+ * (clients such as undici retire the socket before it) and after which Node
+ * closes the connection anyway; `options.idleTimeout` overrides it, and
+ * {@link DEFAULT_DRAIN_IDLE_TIMEOUT} (5000 ms) applies when `keepAliveTimeout`
+ * is 0. The bound is counted from the end of the last response (or from the
+ * connection's start), and restarts when bytes of a next request arrive. So a
+ * drain closes no connection earlier than the server would have closed it
+ * anyway, an idle connection is gone within the idle bound, a busy one after
+ * its current response, and only a request that never finishes keeps its
+ * connection until the drain `timeout`.
+ *
+ * HTTP/2 sessions get a GOAWAY at once (`session.close()`) and end when
+ * their open streams have. Upgraded sockets and plain connections get a hook
+ * (`onUpgraded`, `onConnectionDrain`, or the matching events) so that the
+ * application ends them in its own protocol; each counts until it closes.
+ * Errors of single sockets during the drain (a client reset) are swallowed.
+ */
+export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
+  readonly #server: net.Server;
+  readonly #kind: Kind;
+  readonly #options: ServerDrainerOptions;
+
+  readonly #connections = new DrainCounter();
+  readonly #requests = new DrainCounter();
+  readonly #upgradedCount = new DrainCounter();
+
+  /** Every connection counted in #connections (the accepted socket; for TLS the raw one). */
+  readonly #sockets = new Set<Duplex>();
+  readonly #http1 = new Map<Duplex, Http1Connection>();
+  /** Connections of a plain net.Server / tls.Server (for TLS the TLSSocket). */
+  readonly #plain = new Set<Duplex>();
+  readonly #upgraded = new Map<Duplex, http.IncomingMessage>();
+  readonly #sessions = new Set<Http2Session>();
+  readonly #streams = new Set<ServerHttp2Stream>();
+  /** Objects already told to drain (hook called, GOAWAY sent) or given an error listener. */
+  readonly #told = new WeakSet<object>();
+  readonly #errorsSwallowed = new WeakSet<object>();
+
+  #stopped = false;
+  #draining = false;
+  #listenerClosed: Promise<void> = Promise.resolve();
+  #idle: IdleQueue | undefined;
+  #drain: Promise<DrainResult> | undefined;
+  #hammerNow: (() => void) | undefined;
+  #hammerRequested = false;
+
+  /**
+   * Starts tracking `server`'s connections and requests. Throws
+   * ERR_INVALID_ARG_TYPE unless `server` is a net.Server (http, https, http2
+   * and tls servers all are).
+   */
+  constructor(server: net.Server, options: ServerDrainerOptions = {}) {
+    super();
+    if (!(server instanceof net.Server)) invalidType('server', 'an instance of net.Server', server);
+    if (typeof options !== 'object' || options === null) invalidType('options', 'of type object', options);
+    if (options.idleTimeout !== undefined) checkTimeout('options.idleTimeout', options.idleTimeout, false);
+    if (options.onUpgraded !== undefined && typeof options.onUpgraded !== 'function') {
+      invalidType('options.onUpgraded', 'of type function', options.onUpgraded);
+    }
+    if (options.onConnectionDrain !== undefined && typeof options.onConnectionDrain !== 'function') {
+      invalidType('options.onConnectionDrain', 'of type function', options.onConnectionDrain);
+    }
+    this.#server = server;
+    this.#kind = kindOf(server);
+    this.#options = { ...options };
+
+    const secure = server instanceof tls.Server;
+    server.on('connection', (socket: Duplex) => this.#onConnection(socket, !secure));
+    if (secure) server.on('secureConnection', (socket: tls.TLSSocket) => this.#onSecureConnection(socket));
+    server.on('listening', () => {
+      // The server was (re)started after stopAccepting(): stop it again.
+      if (this.#stopped) this.#closeListener();
+    });
+
+    if (this.#kind === 'http2') {
+      server.on('session', (session: Http2Session) => this.#onSession(session));
+      server.on('stream', (stream: ServerHttp2Stream) => this.#onStream(stream));
+    }
+    if (this.#kind === 'http1') {
+      // Prepended: during a drain, `Connection: close` must be set before the
+      // application's handler can send the headers.
+      server.prependListener('request', this.#onRequest);
+    }
+    if (this.#kind !== 'net') {
+      // On an HTTP/2 server a 'request' listener installs the compatibility
+      // layer: observe HTTP/1 requests (allowHTTP1) only if the app listens.
+      if (this.#kind === 'http2') observeWhileListened(server, 'request', this.#onRequest);
+      observeWhileListened(server, 'checkContinue', this.#onRequest);
+      observeWhileListened(server, 'checkExpectation', this.#onRequest);
+      observeWhileListened(server, 'upgrade', this.#onUpgrade);
+      observeWhileListened(server, 'connect', this.#onUpgrade);
+    }
+  }
+
+  /** What is open right now, for log lines. */
+  get stats(): DrainStats {
+    return { connections: this.#connections.count, requests: this.#requests.count, upgraded: this.#upgradedCount.count };
+  }
+
+  /** True from the first call of {@link drain}. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /**
+   * Stops accepting connections in this process, and nothing else: idle
+   * keep-alive connections stay open (see the drain rule above). It closes
+   * the listening handle with `net.Server.prototype.close`, bypassing the
+   * `close()` of http.Server, https.Server and the HTTP/2 servers, which also
+   * closes idle keep-alive connections (Node ≥ 19) and so resets the clients
+   * that are sending on them. The listening socket itself lives on in the
+   * next generation, with its accept queue. Idempotent; if the server starts
+   * listening again later, it is closed again.
+   *
+   * It never unlinks a Unix socket path by itself: libuv unlinks the path
+   * when it closes a handle that bound that path in this process. Keeping
+   * the path is the caller's job — the upgrader arranges that the serving
+   * process never owns the path (it adopts the socket by fd), so this close
+   * leaves the path to the next generation.
+   */
+  stopAccepting(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#closeListener();
+  }
+
+  /**
+   * Drains the server: {@link stopAccepting}, then let every request finish
+   * and close every connection under the drain rule (see the class), send
+   * HTTP/2 GOAWAYs, call the hooks for upgraded sockets and plain
+   * connections; resolves when no connection is left and the server has
+   * emitted 'close', or at `timeout`, after destroying what is left (the
+   * `'hammer'` event). Calling it again returns the same promise (the second
+   * `options` are ignored). Never rejects.
+   */
+  drain(options: DrainOptions = {}): Promise<DrainResult> {
+    if (this.#drain) return this.#drain;
+    if (typeof options !== 'object' || options === null) invalidType('options', 'of type object', options);
+    const timeout = options.timeout === undefined ? DEFAULT_DRAIN_TIMEOUT : checkTimeout('options.timeout', options.timeout, true);
+    this.#drain = this.#run(timeout);
+    return this.#drain;
+  }
+
+  /**
+   * Ends the drain now: destroys every connection still open (the `'hammer'`
+   * event) and resolves the drain — for a second Ctrl-C. Starts the drain
+   * first (stop accepting, hooks) when none is running. Returns the drain's
+   * promise.
+   */
+  hammer(): Promise<DrainResult> {
+    this.#hammerRequested = true;
+    const drain = this.drain();
+    this.#hammerNow?.();
+    return drain;
+  }
+
+  async #run(timeout: number): Promise<DrainResult> {
+    const start = performance.now();
+    this.stopAccepting();
+    this.#draining = true;
+    this.#idle = new IdleQueue(this.#idleBound(), (connection) => this.#closeIdle(connection));
+    const connectionsAtStart = this.#connections.count;
+    const requestsAtStart = this.#requests.count;
+    this.#emitSafely('draining', { connections: connectionsAtStart, requests: requestsAtStart });
+
+    for (const socket of this.#sockets) this.#swallowErrors(socket);
+    const idle: Http1Connection[] = [];
+    for (const connection of this.#http1.values()) {
+      this.#swallowErrors(connection.socket);
+      for (const res of connection.responses) {
+        if (!res.headersSent) res.setHeader('Connection', 'close');
+      }
+      if (connection.responses.size === 0) idle.push(connection);
+    }
+    this.#idle.addAll(idle);
+    for (const session of this.#sessions) this.#goAway(session);
+    for (const stream of this.#streams) this.#swallowErrors(stream);
+    for (const [socket, req] of this.#upgraded) this.#tellUpgraded(socket, req);
+    for (const socket of this.#plain) this.#tellPlain(socket);
+
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'timeout'>((resolve) => {
+      this.#hammerNow = () => resolve('timeout');
+      if (this.#hammerRequested) resolve('timeout');
+      if (timeout === Infinity) return;
+      timer = setTimeout(resolve, Math.min(timeout, 0x7fffffff), 'timeout' as const);
+      timer.unref();
+    });
+    const outcome = await Promise.race([this.#settled(), deadline]);
+    if (timer) clearTimeout(timer);
+    let hammered = 0;
+    if (outcome === 'timeout') {
+      hammered = this.#hammer();
+      this.#emitSafely('hammer', { destroyed: hammered });
+    }
+    this.#idle.clear();
+    const result: DrainResult = {
+      durationMs: Math.round(performance.now() - start),
+      hammered,
+      connectionsAtStart,
+      requestsAtStart,
+    };
+    this.#emitSafely('drained', result);
+    return result;
+  }
+
+  /** Resolves when nothing is left; each await is an event, never a poll. */
+  async #settled(): Promise<'done'> {
+    for (;;) {
+      const listenerClosed = this.#listenerClosed;
+      await this.#requests.wait();
+      await this.#connections.wait();
+      await listenerClosed;
+      if (this.#requests.count === 0 && this.#connections.count === 0 && listenerClosed === this.#listenerClosed) return 'done';
+    }
+  }
+
+  #idleBound(): number {
+    if (this.#options.idleTimeout !== undefined) return this.#options.idleTimeout;
+    const { keepAliveTimeout, keepAliveTimeoutBuffer } = this.#server as { keepAliveTimeout?: unknown; keepAliveTimeoutBuffer?: unknown };
+    if (typeof keepAliveTimeout !== 'number' || !(keepAliveTimeout > 0)) return DEFAULT_DRAIN_IDLE_TIMEOUT;
+    // Node ≥ 24.6 keeps the socket keepAliveTimeoutBuffer ms longer than it announces.
+    const buffer = typeof keepAliveTimeoutBuffer === 'number' && keepAliveTimeoutBuffer > 0 ? keepAliveTimeoutBuffer : 0;
+    return keepAliveTimeout + buffer;
+  }
+
+  #closeListener(): void {
+    const server = this.#server;
+    if (!server.listening) return;
+    this.#listenerClosed = new Promise((resolve) => server.once('close', () => resolve()));
+    // The base-class close: only the listening handle (see stopAccepting).
+    net.Server.prototype.close.call(server);
+  }
+
+  // ---- tracking -----------------------------------------------------------
+
+  #countConnection(socket: Duplex): void {
+    if (this.#sockets.has(socket)) return;
+    this.#sockets.add(socket);
+    const release = this.#connections.track();
+    socket.once('close', () => {
+      this.#sockets.delete(socket);
+      release();
+    });
+    if (this.#draining) this.#swallowErrors(socket);
+  }
+
+  #onConnection(socket: Duplex, isApplicationSocket: boolean): void {
+    this.#countConnection(socket);
+    if (!isApplicationSocket) return; // TLS: the application socket comes with 'secureConnection'
+    if (this.#kind === 'http1') this.#openHttp1(socket);
+    else if (this.#kind === 'net') this.#openPlain(socket);
+    // HTTP/2 cleartext: the session comes with 'session'.
+  }
+
+  #onSecureConnection(socket: tls.TLSSocket): void {
+    if (this.#kind === 'http1') this.#openHttp1(socket);
+    else if (this.#kind === 'net') this.#openPlain(socket);
+    else if (socket.alpnProtocol !== 'h2') this.#openHttp1(socket); // HTTP/2 server with allowHTTP1
+  }
+
+  #openHttp1(socket: Duplex): Http1Connection {
+    const connection: Http1Connection = { socket, responses: new Set(), idleSince: 0, bytesReadAtIdle: 0 };
+    markIdle(connection);
+    this.#http1.set(socket, connection);
+    socket.once('close', () => {
+      if (this.#http1.get(socket) === connection) this.#http1.delete(socket);
+      this.#idle?.delete(connection);
+    });
+    if (this.#draining) {
+      this.#swallowErrors(socket);
+      this.#idle?.add(connection);
+    }
+    return connection;
+  }
+
+  #openPlain(socket: Duplex): void {
+    this.#plain.add(socket);
+    socket.once('close', () => this.#plain.delete(socket));
+    if (this.#draining) this.#tellPlain(socket);
+  }
+
+  readonly #onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    // HTTP/2 compatibility requests are tracked as streams.
+    if (req.httpVersionMajor === 2) return;
+    const socket: Duplex = req.socket;
+    let connection = this.#http1.get(socket);
+    if (!connection) {
+      // A connection accepted before this drainer existed.
+      this.#countConnection(socket);
+      connection = this.#openHttp1(socket);
+    }
+    const conn = connection;
+    this.#idle?.delete(conn);
+    conn.responses.add(res);
+    const release = this.#requests.track();
+    const end = (): void => {
+      if (!conn.responses.delete(res)) return;
+      if (conn.responses.size === 0) {
+        markIdle(conn);
+        if (this.#draining && !socket.destroyed && this.#http1.get(socket) === conn) this.#idle?.add(conn);
+      }
+      release();
+    };
+    res.once('finish', end);
+    res.once('close', end);
+    if (this.#draining && !res.headersSent) res.setHeader('Connection', 'close');
+  };
+
+  readonly #onUpgrade = (req: http.IncomingMessage, socket: Duplex): void => {
+    const connection = this.#http1.get(socket);
+    if (connection) {
+      // The socket leaves HTTP: no more requests, no idle closing.
+      this.#http1.delete(socket);
+      this.#idle?.delete(connection);
+    } else {
+      this.#countConnection(socket);
+    }
+    if (this.#upgraded.has(socket)) return;
+    this.#upgraded.set(socket, req);
+    const release = this.#upgradedCount.track();
+    socket.once('close', () => {
+      this.#upgraded.delete(socket);
+      release();
+    });
+    if (this.#draining) {
+      this.#swallowErrors(socket);
+      // This listener runs before the application's: give it its turn to
+      // complete the handshake before it is asked to say goodbye.
+      setImmediate(() => this.#tellUpgraded(socket, req));
+    }
+  };
+
+  #onSession(session: Http2Session): void {
+    if (this.#sessions.has(session)) return;
+    this.#sessions.add(session);
+    session.once('close', () => this.#sessions.delete(session));
+    if (this.#draining) this.#goAway(session);
+  }
+
+  #onStream(stream: ServerHttp2Stream): void {
+    const session = stream.session;
+    if (session && !this.#sessions.has(session)) {
+      // A session established before this drainer existed: its socket was not counted.
+      this.#onSession(session);
+      session.once('close', this.#connections.track());
+    }
+    this.#streams.add(stream);
+    const release = this.#requests.track();
+    stream.once('close', () => {
+      this.#streams.delete(stream);
+      release();
+    });
+    if (this.#draining) this.#swallowErrors(stream);
+  }
+
+  // ---- draining -----------------------------------------------------------
+
+  #swallowErrors(emitter: EventEmitter): void {
+    if (this.#errorsSwallowed.has(emitter)) return;
+    this.#errorsSwallowed.add(emitter);
+    emitter.on('error', swallow);
+  }
+
+  #closeIdle(connection: IdleConnection): void {
+    const socket = connection.socket as Duplex & { destroySoon?: () => void };
+    // destroySoon(): FIN after whatever is still buffered, as Node does after a
+    // `Connection: close` response.
+    if (typeof socket.destroySoon === 'function') socket.destroySoon();
+    else socket.end();
+  }
+
+  #goAway(session: Http2Session): void {
+    if (this.#told.has(session) || session.closed || session.destroyed) return;
+    this.#told.add(session);
+    this.#swallowErrors(session);
+    // GOAWAY naming the last stream received; the session ends once its open
+    // streams are done (at once when it has none). A stream the client starts
+    // while the GOAWAY is on the wire is refused: RFC 9113 §6.8 guarantees
+    // that it was not processed, so clients may retry it. The race-free
+    // two-step shutdown (nghttp2_submit_shutdown_notice, a GOAWAY that still
+    // accepts new streams, then the final one a round trip later) is not
+    // reachable from Node: its session.goaway() makes nghttp2 ignore every new
+    // stream, and stop reading once no stream is open.
+    session.close();
+  }
+
+  #tellUpgraded(socket: Duplex, req: http.IncomingMessage): void {
+    if (this.#told.has(socket) || socket.destroyed) return;
+    this.#told.add(socket);
+    this.#swallowErrors(socket);
+    // A net.Socket or tls.TLSSocket, unless the application emitted 'connection' with another Duplex.
+    const s = socket as net.Socket;
+    this.#callHook('onUpgraded hook', () => {
+      this.#options.onUpgraded?.(s, req);
+      this.emit('upgraded-connection', s, req);
+    });
+  }
+
+  #tellPlain(socket: Duplex): void {
+    if (this.#told.has(socket) || socket.destroyed) return;
+    this.#told.add(socket);
+    this.#swallowErrors(socket);
+    const s = socket as net.Socket;
+    this.#callHook('onConnectionDrain hook', () => {
+      this.#options.onConnectionDrain?.(s);
+      this.emit('connection-drain', s);
+    });
+  }
+
+  #emitSafely<K extends 'draining' | 'drained' | 'hammer'>(event: K, ...args: ServerDrainerEvents[K]): void {
+    this.#callHook(`'${event}' listener`, () => {
+      (this.emit as (event: K, ...args: ServerDrainerEvents[K]) => boolean)(event, ...args);
+    });
+  }
+
+  #callHook(name: string, call: () => void): void {
+    // A throwing hook must not abort the drain of every other connection; the
+    // socket it failed to end is hammered at the timeout.
+    try {
+      call();
+    } catch (err) {
+      process.emitWarning(`handover: a drain ${name} threw: ${err instanceof Error ? err.stack ?? err.message : String(err)}`, 'HandoverWarning');
+    }
+  }
+
+  #hammer(): number {
+    const destroyed = this.#connections.count;
+    for (const session of this.#sessions) session.destroy();
+    const sockets = new Set<Duplex>([...this.#upgraded.keys(), ...this.#http1.keys(), ...this.#plain, ...this.#sockets]);
+    for (const socket of sockets) {
+      this.#swallowErrors(socket);
+      socket.destroy();
+    }
+    // Connections accepted before this drainer existed, which Node tracks.
+    const closeAll = (this.#server as { closeAllConnections?: unknown }).closeAllConnections;
+    if (typeof closeAll === 'function') {
+      try {
+        closeAll.call(this.#server);
+      } catch {
+        // Never listened: nothing to close.
+      }
+    }
+    return destroyed;
+  }
+}

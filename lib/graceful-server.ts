@@ -1,0 +1,234 @@
+import { EventEmitter } from 'node:events';
+import { unlinkSync } from 'node:fs';
+import type * as net from 'node:net';
+import { DEFAULT_DRAIN_TIMEOUT, ServerDrainer, type DrainResult } from './drain';
+import { HandoverError, invalidType, invalidValue } from './errors';
+import { onProcessSignals, type SignalRoute } from './process-signals';
+import { Upgrader } from './upgrader';
+
+/** Signals that start an upgrade (tableflip, endless and nginx use these). */
+export const DEFAULT_UPGRADE_SIGNALS: readonly NodeJS.Signals[] = Object.freeze(['SIGHUP', 'SIGUSR2']);
+/** Signals that drain and exit without a successor. */
+export const DEFAULT_SHUTDOWN_SIGNALS: readonly NodeJS.Signals[] = Object.freeze(['SIGTERM', 'SIGINT']);
+
+/** Options of {@link GracefulServer} (and {@link listenAndServe}). */
+export interface GracefulServerOptions {
+  /** Written atomically by the generation that serves; relative to the initial cwd. */
+  pidFile?: string;
+  /** Signals that call upgrade(); `[]` or false for none. Default {@link DEFAULT_UPGRADE_SIGNALS}. */
+  upgradeSignals?: NodeJS.Signals[] | false;
+  /** Signals that call shutdown(); `[]` or false for none. Default {@link DEFAULT_SHUTDOWN_SIGNALS}. */
+  shutdownSignals?: NodeJS.Signals[] | false;
+  /** ms before remaining connections are destroyed. Default {@link DEFAULT_DRAIN_TIMEOUT}. */
+  drainTimeout?: number;
+  /** ms for the new generation to become ready. Default 60 000. */
+  upgradeTimeout?: number;
+  /** On shutdown, keep serving this many ms first so load balancers notice (default 0). */
+  shutdownDelay?: number;
+  /** Say ready() once every GracefulServer of the process has listened (default true). */
+  autoReady?: boolean;
+  /** Exit the process once every GracefulServer has drained after an upgrade or shutdown (default true). */
+  exit?: boolean;
+  /** Called for each upgraded connection (WebSocket...) when draining starts: say goodbye, then end it. */
+  onUpgradedConnection?: (socket: net.Socket) => void;
+  /** Called for each connection of a plain net.Server when draining starts: end it when it is idle. */
+  onConnectionDrain?: (socket: net.Socket) => void;
+}
+
+type Phase = 'idle' | 'listening' | 'draining' | 'closed';
+
+const registry = new Set<GracefulServer>();
+let pendingListens = 0;
+let readyScheduled = false;
+let exitScheduled = false;
+
+function checkSignals(name: string, value: unknown, fallback: readonly NodeJS.Signals[]): NodeJS.Signals[] {
+  if (value === undefined) return [...fallback];
+  if (value === false) return [];
+  if (!Array.isArray(value) || value.some((s) => typeof s !== 'string' || !/^SIG[A-Z0-9]+$/.test(s))) {
+    invalidType(name, 'an array of signal names or false', value);
+  }
+  return value as NodeJS.Signals[];
+}
+
+function checkMs(name: string, value: unknown, fallback: number, allowZero = false): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
+    invalidValue(name, `must be a ${allowZero ? 'non-negative' : 'positive'} number of milliseconds`, value);
+  }
+  return value;
+}
+
+/**
+ * Zero-downtime restarts for one server (http, https, http2 or net): listen()
+ * adopts the socket the previous generation handed over; SIGHUP/SIGUSR2 start
+ * the next generation (upgrade()); once it is ready this one drains — stops
+ * accepting, answers `Connection: close`, sends HTTP/2 GOAWAY, lets in-flight
+ * requests finish, destroys what is left after `drainTimeout` — and exits.
+ * SIGTERM/SIGINT drain the same way without a successor (shutdown()).
+ *
+ * Events: `upgrading` { pid }, `upgraded` { pid, newPid, durationMs },
+ * `upgrade-failed` (HandoverError), `draining` { connections, requests },
+ * `drained` { durationMs, hammered, ... }, `hammer` { destroyed }, `error`.
+ */
+export class GracefulServer extends EventEmitter {
+  readonly server: net.Server;
+  readonly upgrader: Upgrader;
+  readonly drainTimeout: number;
+  readonly shutdownDelay: number;
+  #drainer: ServerDrainer;
+  #phase: Phase = 'idle';
+  #autoReady: boolean;
+  #exit: boolean;
+  #drained: Promise<DrainResult> | undefined;
+  #unixPaths: string[] = [];
+  #unsubscribeSignals: () => void;
+
+  constructor(server: net.Server, options: GracefulServerOptions = {}) {
+    super();
+    if (server === null || typeof server !== 'object' || typeof (server as net.Server).listen !== 'function') {
+      invalidType('server', 'a net.Server (http, https, http2 or net)', server);
+    }
+    if (options === null || typeof options !== 'object') invalidType('options', 'an object', options);
+    const upgradeSignals = checkSignals('options.upgradeSignals', options.upgradeSignals, DEFAULT_UPGRADE_SIGNALS);
+    const shutdownSignals = checkSignals('options.shutdownSignals', options.shutdownSignals, DEFAULT_SHUTDOWN_SIGNALS);
+    this.drainTimeout = checkMs('options.drainTimeout', options.drainTimeout, DEFAULT_DRAIN_TIMEOUT);
+    this.shutdownDelay = checkMs('options.shutdownDelay', options.shutdownDelay, 0, true);
+    this.#autoReady = options.autoReady ?? true;
+    this.#exit = options.exit ?? true;
+    this.server = server;
+    this.upgrader = Upgrader.shared({ upgradeTimeout: options.upgradeTimeout, pidFile: options.pidFile });
+    this.#drainer = new ServerDrainer(server, {
+      onUpgraded: options.onUpgradedConnection,
+      onConnectionDrain: options.onConnectionDrain,
+    });
+    this.#drainer.on('draining', (stats) => this.emit('draining', { pid: process.pid, ...stats }));
+    this.#drainer.on('hammer', (info) => this.emit('hammer', { pid: process.pid, ...info }));
+    let spawnedAt = 0;
+    this.upgrader.on('spawned', ({ pid }: { pid: number }) => {
+      spawnedAt = Date.now();
+      this.emit('upgrading', { pid: process.pid, newPid: pid });
+    });
+    this.upgrader.on('upgraded', ({ pid }: { pid: number }) => {
+      this.emit('upgraded', { pid: process.pid, newPid: pid, durationMs: Date.now() - spawnedAt });
+      this.#retire();
+    });
+    this.upgrader.on('upgrade-failed', (err: HandoverError) => this.emit('upgrade-failed', err));
+    const route: SignalRoute = {
+      upgrade: upgradeSignals,
+      shutdown: shutdownSignals,
+      onUpgrade: () => {
+        // Failures are reported through 'upgrade-failed'; this generation goes on serving.
+        this.upgrade().catch(() => {});
+      },
+      onShutdown: (signal, repeated) => this.#shutdownFromSignal(signal, repeated),
+    };
+    this.#unsubscribeSignals = onProcessSignals(route);
+    registry.add(this);
+  }
+
+  /**
+   * Same forms as net.Server#listen (port, host, backlog, path, options).
+   * Adopts the inherited socket with the same real address, else binds one.
+   * Once every GracefulServer of the process has listened, the process says
+   * it is ready (unless `autoReady: false`; then call `upgrader.ready()`).
+   */
+  async listen(...args: unknown[]): Promise<void> {
+    if (this.#phase !== 'idle') throw new HandoverError('ERR_INVALID_ARG_VALUE', `listen() called twice (the server is ${this.#phase})`);
+    pendingListens++;
+    try {
+      await this.upgrader.listen(this.server, ...args.filter((a) => typeof a !== 'function'));
+      const address = this.server.address();
+      if (typeof address === 'string' && !address.startsWith('@') && !address.startsWith('\0')) this.#unixPaths.push(address);
+      this.#phase = 'listening';
+    } finally {
+      pendingListens--;
+    }
+    const callback = args.find((a) => typeof a === 'function') as (() => void) | undefined;
+    if (this.#autoReady) scheduleReady(this.upgrader, (err) => this.emit('error', err));
+    callback?.();
+  }
+
+  /**
+   * What SIGHUP does: start the next generation; resolves once it serves
+   * (this one then drains and exits). Rejects with a HandoverError when the
+   * new generation fails; this one goes on serving as before.
+   */
+  upgrade(): Promise<void> {
+    return this.upgrader.upgrade();
+  }
+
+  /** What SIGTERM does: drain without a successor (after `shutdownDelay`), then exit. */
+  async shutdown(): Promise<DrainResult> {
+    if (this.#drained) return this.#drained;
+    const phase = this.#phase;
+    this.#drained = (async () => {
+      if (this.shutdownDelay > 0 && phase === 'listening') {
+        await new Promise((resolveDelay) => setTimeout(resolveDelay, this.shutdownDelay));
+      }
+      this.upgrader.notifyStopping();
+      this.upgrader.stop();
+      const result = await this.#drain();
+      // No successor serves the path any more: remove it, as Node's close() would.
+      for (const path of this.#unixPaths) {
+        try {
+          unlinkSync(path);
+        } catch {
+          // already gone
+        }
+      }
+      return result;
+    })();
+    return this.#drained;
+  }
+
+  /** Open connections and in-flight requests, for logs. */
+  get stats(): { connections: number; requests: number; upgraded: number } {
+    return this.#drainer.stats;
+  }
+
+  #retire(): void {
+    if (this.#drained) return;
+    this.#drained = this.#drain();
+  }
+
+  async #drain(): Promise<DrainResult> {
+    this.#phase = 'draining';
+    const result = await this.#drainer.drain({ timeout: this.drainTimeout });
+    this.#phase = 'closed';
+    this.#unsubscribeSignals();
+    registry.delete(this);
+    this.emit('drained', { pid: process.pid, ...result });
+    if (this.#exit) scheduleExit();
+    return result;
+  }
+
+  #shutdownFromSignal(_signal: NodeJS.Signals, repeated: boolean): void {
+    if (repeated) {
+      // A second Ctrl-C while draining: stop at once.
+      this.#drainer.hammer();
+      return;
+    }
+    this.shutdown().catch((err) => this.emit('error', err));
+  }
+}
+
+function scheduleReady(upgrader: Upgrader, onError: (err: unknown) => void): void {
+  if (readyScheduled) return;
+  readyScheduled = true;
+  const attempt = () => {
+    if (pendingListens > 0) {
+      setImmediate(attempt);
+      return;
+    }
+    upgrader.ready().catch(onError);
+  };
+  setImmediate(attempt);
+}
+
+// Every GracefulServer of the process has drained: nothing is left to serve.
+function scheduleExit(): void {
+  if (exitScheduled || registry.size > 0) return;
+  exitScheduled = true;
+  setImmediate(() => process.exit(0));
+}
