@@ -151,10 +151,67 @@ export async function resolveHost(host: string | undefined, ipv6Available: boole
   return family === 6 ? { family: 'IPv6', address: normalizeV6(address) } : { family: 'IPv4', address };
 }
 
-// inet_ntop's form, so that '0:0::1' matches what the kernel reports for '::1'.
-function normalizeV6(address: string): string {
-  const url = new URL(`http://[${address}]/`);
-  return url.hostname.slice(1, -1);
+/**
+ * An IPv6 literal in inet_ntop's form — the form the kernel's bound address
+ * is read back in — so that '0:0::1' matches '::1' and '::ffff:127.0.0.1'
+ * stays dotted (WHATWG URLs would say '::ffff:7f00:1', which never matches).
+ */
+export function normalizeV6(address: string): string {
+  if (address.includes('%')) return address; // a zone: left to the kernel
+  const words = v6Words(address);
+  if (words === null) return address;
+  // The longest run of at least two zero words (the first of equal ones) becomes '::'.
+  let best = { base: -1, len: 0 };
+  for (let i = 0; i < 8; ) {
+    if (words[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && words[j] === 0) j++;
+    if (j - i > best.len) best = { base: i, len: j - i };
+    i = j;
+  }
+  if (best.len < 2) best = { base: -1, len: 0 };
+  let out = '';
+  for (let i = 0; i < 8; i++) {
+    if (i === best.base) {
+      out += '::';
+      i += best.len - 1;
+      continue;
+    }
+    // IPv4-compatible (::a.b.c.d) and IPv4-mapped (::ffff:a.b.c.d), dotted as glibc writes them.
+    if (i === 6 && best.base === 0 && (best.len === 6 || (best.len === 5 && words[5] === 0xffff))) {
+      if (!out.endsWith(':')) out += ':';
+      out += `${words[6] >> 8}.${words[6] & 0xff}.${words[7] >> 8}.${words[7] & 0xff}`;
+      break;
+    }
+    if (out !== '' && !out.endsWith(':')) out += ':';
+    out += words[i].toString(16);
+  }
+  return out;
+}
+
+// The eight 16-bit words of an IPv6 literal (with an optional dotted IPv4 tail), or null.
+function v6Words(address: string): number[] | null {
+  let text = address;
+  const tail: number[] = [];
+  const dotted = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (dotted) {
+    if (isIP(dotted[2]) !== 4) return null;
+    const [a, b, c, d] = dotted[2].split('.').map(Number);
+    tail.push((a << 8) | b, (c << 8) | d);
+    text = dotted[1].endsWith('::') ? dotted[1] : dotted[1].slice(0, -1);
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) return null;
+  const parse = (part: string) => (part === '' ? [] : part.split(':').map((w) => (/^[0-9a-fA-F]{1,4}$/.test(w) ? parseInt(w, 16) : NaN)));
+  const head = parse(halves[0]);
+  const rest = halves.length === 2 ? parse(halves[1]) : [];
+  const missing = 8 - head.length - rest.length - tail.length;
+  if (halves.length === 1 ? missing !== 0 : missing < 1) return null;
+  const words = [...head, ...Array<number>(halves.length === 2 ? missing : 0).fill(0), ...rest, ...tail];
+  return words.some((w) => Number.isNaN(w)) ? null : words;
 }
 
 /** A stable key for an address: two sockets with the same key cannot both be bound. */

@@ -1,4 +1,4 @@
-import { realpathSync, statSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, resolve, sep } from 'node:path';
 
@@ -21,15 +21,39 @@ export interface EntryPoint {
  * kernel at each upgrade, so the next generation runs the new release.
  */
 export function captureEntryPoint(): EntryPoint {
-  const script = process.argv[1] ? resolve(process.argv[1]) : null;
+  const cwd = logicalCwd();
   return {
     execPath: process.execPath,
     argv0: process.argv0 || process.execPath,
     execArgv: [...process.execArgv],
-    script,
+    script: process.argv[1] ? logicalScript(resolve(process.argv[1]), cwd) : null,
     args: process.argv.slice(2),
-    cwd: logicalCwd(),
+    cwd,
   };
+}
+
+// Node makes argv[1] absolute against getcwd(), which has resolved the
+// symlinks: `cd /srv/app/current && node server.js` yields
+// /srv/app/releases/1/server.js, and an upgrade would restart release 1 for
+// ever. A script typed relative is relative to the logical cwd instead.
+function logicalScript(script: string, cwd: string): string {
+  const physical = process.cwd();
+  if (cwd === physical) return script;
+  const typed = typedArgument(script, physical);
+  if (typed !== undefined) return isAbsolute(typed) ? typed : resolve(cwd, typed);
+  // No /proc (macOS): a script below the physical cwd was most likely typed relative.
+  return script.startsWith(physical + sep) ? resolve(cwd, script.slice(physical.length + 1)) : script;
+}
+
+// The argument as it was typed, from the kernel's copy of argv (Linux).
+function typedArgument(script: string, physical: string): string | undefined {
+  let argv: string[];
+  try {
+    argv = readFileSync('/proc/self/cmdline', 'utf8').split('\0');
+  } catch {
+    return undefined;
+  }
+  return argv.slice(1).find((arg) => arg !== '' && resolve(physical, arg) === script);
 }
 
 // getcwd() resolves symlinks (/srv/app/releases/1); the shell's $PWD keeps the

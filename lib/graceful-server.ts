@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { unlinkSync } from 'node:fs';
 import type * as net from 'node:net';
+import { parseListenArgs } from './address';
 import { DEFAULT_DRAIN_TIMEOUT, ServerDrainer, type DrainResult } from './drain';
 import { HandoverError, invalidType, invalidValue } from './errors';
 import { onProcessSignals, type SignalRoute } from './process-signals';
@@ -67,9 +68,11 @@ function checkMs(name: string, value: unknown, fallback: number, allowZero = fal
  * requests finish, destroys what is left after `drainTimeout` — and exits.
  * SIGTERM/SIGINT drain the same way without a successor (shutdown()).
  *
- * Events: `upgrading` { pid }, `upgraded` { pid, newPid, durationMs },
- * `upgrade-failed` (HandoverError), `draining` { connections, requests },
- * `drained` { durationMs, hammered, ... }, `hammer` { destroyed }, `error`.
+ * Events: `upgrading` { pid, newPid }, `upgraded` { pid, newPid, durationMs },
+ * `upgrade-failed` (HandoverError), `upgrade-queued` { pid, parentPid, signal }
+ * (an upgrade signal arrived while the previous generation still drains: the
+ * upgrade starts once it has exited), `draining` { pid, connections, requests },
+ * `drained` { pid, durationMs, hammered, ... }, `hammer` { pid, destroyed }, `error`.
  */
 export class GracefulServer extends EventEmitter {
   readonly server: net.Server;
@@ -83,6 +86,8 @@ export class GracefulServer extends EventEmitter {
   #drained: Promise<DrainResult> | undefined;
   #unixPaths: string[] = [];
   #unsubscribeSignals: () => void;
+  #upgradeQueued = false;
+  #skipShutdownDelay: (() => void) | undefined;
 
   constructor(server: net.Server, options: GracefulServerOptions = {}) {
     super();
@@ -117,10 +122,7 @@ export class GracefulServer extends EventEmitter {
     const route: SignalRoute = {
       upgrade: upgradeSignals,
       shutdown: shutdownSignals,
-      onUpgrade: () => {
-        // Failures are reported through 'upgrade-failed'; this generation goes on serving.
-        this.upgrade().catch(() => {});
-      },
+      onUpgrade: (signal) => this.#upgradeFromSignal(signal),
       onShutdown: (signal, repeated) => this.#shutdownFromSignal(signal, repeated),
     };
     this.#unsubscribeSignals = onProcessSignals(route);
@@ -137,15 +139,23 @@ export class GracefulServer extends EventEmitter {
     if (this.#phase !== 'idle') throw new HandoverError('ERR_INVALID_ARG_VALUE', `listen() called twice (the server is ${this.#phase})`);
     pendingListens++;
     try {
-      await this.upgrader.listen(this.server, ...args.filter((a) => typeof a !== 'function'));
-      const address = this.server.address();
-      if (typeof address === 'string' && !address.startsWith('@') && !address.startsWith('\0')) this.#unixPaths.push(address);
+      const listenArgs = args.filter((a) => typeof a !== 'function');
+      await this.upgrader.listen(this.server, ...listenArgs);
+      // From the request, not from server.address(): a server listening on a
+      // Unix socket by fd has no address (Node never learns the path).
+      const spec = parseListenArgs(listenArgs);
+      if (spec.kind === 'unix' && !spec.path.startsWith('@')) this.#unixPaths.push(spec.path);
       this.#phase = 'listening';
     } finally {
       pendingListens--;
     }
     const callback = args.find((a) => typeof a === 'function') as (() => void) | undefined;
-    if (this.#autoReady) scheduleReady(this.upgrader, (err) => this.emit('error', err));
+    if (this.#autoReady) {
+      scheduleReady(this.upgrader, (err) => {
+        // A shutdown signal between listen() and ready(): nothing to report.
+        if ((err as HandoverError).code !== 'ERR_STOPPED') this.emit('error', err);
+      });
+    }
     callback?.();
   }
 
@@ -158,16 +168,18 @@ export class GracefulServer extends EventEmitter {
     return this.upgrader.upgrade();
   }
 
-  /** What SIGTERM does: drain without a successor (after `shutdownDelay`), then exit. */
+  /**
+   * What SIGTERM does: drain without a successor (after `shutdownDelay`), then
+   * exit. From the call on no upgrade starts (one running is aborted), also
+   * during the delay, in which the server goes on accepting.
+   */
   async shutdown(): Promise<DrainResult> {
     if (this.#drained) return this.#drained;
     const phase = this.#phase;
+    this.upgrader.notifyStopping();
+    this.upgrader.stop();
     this.#drained = (async () => {
-      if (this.shutdownDelay > 0 && phase === 'listening') {
-        await new Promise((resolveDelay) => setTimeout(resolveDelay, this.shutdownDelay));
-      }
-      this.upgrader.notifyStopping();
-      this.upgrader.stop();
+      if (this.shutdownDelay > 0 && phase === 'listening') await this.#shutdownDelay();
       const result = await this.#drain();
       // No successor serves the path any more: remove it, as Node's close() would.
       for (const path of this.#unixPaths) {
@@ -185,6 +197,31 @@ export class GracefulServer extends EventEmitter {
   /** Open connections and in-flight requests, for logs. */
   get stats(): { connections: number; requests: number; upgraded: number } {
     return this.#drainer.stats;
+  }
+
+  #shutdownDelay(): Promise<void> {
+    return new Promise((resolveDelay) => {
+      const timer = setTimeout(resolveDelay, this.shutdownDelay);
+      this.#skipShutdownDelay = () => {
+        clearTimeout(timer);
+        resolveDelay();
+      };
+    });
+  }
+
+  #upgradeFromSignal(signal: NodeJS.Signals): void {
+    // Failures are reported through 'upgrade-failed'; this generation goes on serving.
+    this.upgrade().catch((err: unknown) => {
+      if (!(err instanceof HandoverError) || err.code !== 'ERR_PARENT_DRAINING' || this.#upgradeQueued) return;
+      // At most two generations run at once, but the signal (a deploy) must not
+      // be lost: upgrade as soon as the previous generation has exited.
+      this.#upgradeQueued = true;
+      this.emit('upgrade-queued', { pid: process.pid, parentPid: this.upgrader.parentPid, signal });
+      this.upgrader.waitForParent().then(() => {
+        this.#upgradeQueued = false;
+        if (this.#phase === 'listening') this.upgrade().catch(() => {});
+      });
+    });
   }
 
   #retire(): void {
@@ -205,7 +242,8 @@ export class GracefulServer extends EventEmitter {
 
   #shutdownFromSignal(_signal: NodeJS.Signals, repeated: boolean): void {
     if (repeated) {
-      // A second Ctrl-C while draining: stop at once.
+      // A second Ctrl-C while draining (or waiting out shutdownDelay): stop at once.
+      this.#skipShutdownDelay?.();
       this.#drainer.hammer();
       return;
     }

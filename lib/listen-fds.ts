@@ -36,11 +36,14 @@ function reject(message: string, cause?: unknown): Inheritance {
  * app's own children never adopt them), validates each fd with the kernel and
  * sets FD_CLOEXEC on it.
  *
- * Nothing is adopted when anything is off: a non-numeric or out-of-range count,
- * a count past the open fds, or an fd that is not a socket, file, pipe or
- * character device — for instance Node's own epoll fd at 3 when `npm start`
- * launched node with variables meant for itself. The caller logs `error` and
- * falls back to fresh sockets.
+ * Nothing is adopted when anything is off: a LISTEN_PID that is not a pid, a
+ * non-numeric or out-of-range count, a LISTEN_FDNAMES of another length than
+ * the count (as sd_listen_fds_with_names refuses it), a count past the open
+ * fds, or an fd that is not a socket, file, pipe or character device — for
+ * instance Node's own epoll fd at 3 when a wrapper set LISTEN_PID to node's
+ * pid with variables that were not meant for it. Then no fd is touched; the
+ * caller logs `error` and falls back to fresh sockets. Without LISTEN_PID
+ * there is nothing to adopt and no error, as in systemd.
  */
 export function takeInheritedFds(env: NodeJS.ProcessEnv = process.env, pid = process.pid): Inheritance {
   const countText = env.LISTEN_FDS;
@@ -48,18 +51,20 @@ export function takeInheritedFds(env: NodeJS.ProcessEnv = process.env, pid = pro
   const pidText = env.LISTEN_PID;
   for (const name of VARIABLES) delete env[name];
 
-  if (countText === undefined && pidText === undefined) return { fds: [] };
-  if (pidText === undefined || !/^[0-9]+$/.test(pidText)) return reject(`LISTEN_PID is not a pid: ${JSON.stringify(pidText)}`);
-  if (Number(pidText) !== pid) return { fds: [] }; // meant for another process (e.g. npm, our parent)
+  // As sd_listen_fds: no LISTEN_PID, or another process's, means nothing was
+  // passed to us (a wrapper such as npm may have been the addressee).
+  if (pidText === undefined) return { fds: [] };
+  if (!/^[0-9]+$/.test(pidText) || !Number.isSafeInteger(Number(pidText))) return reject(`LISTEN_PID is not a pid: ${JSON.stringify(pidText)}`);
+  if (Number(pidText) !== pid) return { fds: [] };
   if (countText === undefined || !/^[0-9]+$/.test(countText)) return reject(`LISTEN_FDS is not a count: ${JSON.stringify(countText)}`);
   const count = Number(countText);
   if (count > MAX_LISTEN_FDS) return reject(`LISTEN_FDS=${count} is more than ${MAX_LISTEN_FDS}`);
 
-  let names = namesText === undefined ? [] : namesText.split(':');
+  // sd_listen_fds_with_names refuses a name list of another length: the
+  // names would label the wrong fds.
+  const names = namesText === undefined || namesText === '' ? [] : namesText.split(':');
   if (namesText !== undefined && names.length !== count) {
-    // systemd's sd_listen_fds_with_names refuses this; the fds themselves may
-    // still be fine, so keep them and drop the names.
-    names = [];
+    return reject(`LISTEN_FDNAMES has ${names.length} name(s) for LISTEN_FDS=${count}`);
   }
 
   const binding = native('takeInheritedFds');

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import { closeSync, unlinkSync } from 'node:fs';
+import { closeSync, readFileSync, unlinkSync } from 'node:fs';
 import * as net from 'node:net';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
@@ -73,12 +73,11 @@ export class Upgrader extends EventEmitter {
 
   readonly upgradeTimeout: number;
   readonly pidFile: string | undefined;
-  /** The previous generation's pid when this process was started by one, else null. */
+  /** The previous generation's pid when this process was started by one (alive or not), else null. */
   readonly parentPid: number | null;
-  /** Set when LISTEN_FDS & co. were present but unusable (logged; nothing was adopted). */
-  readonly inheritanceError: HandoverError | undefined;
 
   #state: State = 'starting';
+  #inheritanceError: HandoverError | undefined;
   #entry: EntryPoint;
   #log: (line: string) => void;
   #inherited: InheritedFd[];
@@ -114,8 +113,9 @@ export class Upgrader extends EventEmitter {
 
     // Protocol variables are consumed here, once, and never reach the app's children.
     const env = process.env;
-    const parentPid = Number(env[PARENT_PID_ENV]);
-    this.parentPid = Number.isInteger(parentPid) && parentPid === process.ppid ? parentPid : null;
+    const parentText = env[PARENT_PID_ENV];
+    const parentPid = parentText !== undefined && /^[0-9]+$/.test(parentText) ? Number(parentText) : 0;
+    this.parentPid = parentPid > 1 ? parentPid : null;
     this.#notifySocket = env.NOTIFY_SOCKET || undefined;
     this.#upstreamNotify = this.parentPid !== null ? env[UPSTREAM_NOTIFY_ENV] || undefined : this.#notifySocket;
     delete env.NOTIFY_SOCKET;
@@ -124,11 +124,17 @@ export class Upgrader extends EventEmitter {
 
     const inheritance = takeInheritedFds(env);
     this.#inherited = inheritance.fds;
-    this.inheritanceError = inheritance.error;
+    this.#inheritanceError = inheritance.error;
     if (inheritance.error) this.#log(`ignoring inherited fds: ${inheritance.error.message}`);
     else if (this.#inherited.length > 0) this.#log(`inherited ${this.#inherited.length} fd(s): ${this.#inherited.map((f) => `${f.fd}=${f.name}`).join(' ')}`);
 
-    if (this.parentPid !== null) this.#watchParent(this.parentPid);
+    if (this.parentPid !== null) {
+      // Started by a previous generation that may have died since (SIGKILL,
+      // OOM): then we were reparented, and its pid may already be another
+      // process's. Nobody is draining, and nobody will relay our readiness.
+      if (this.parentPid === process.ppid) this.#watchParent(this.parentPid);
+      else this.#log(`the previous generation (pid ${this.parentPid}) exited before this one started`);
+    }
 
     const warning = entryPointWarning(this.#entry);
     if (warning) process.nextTick(() => this.emit('warning', warning));
@@ -137,6 +143,15 @@ export class Upgrader extends EventEmitter {
       this.#resolveExited = resolveExited;
     });
     current = this;
+  }
+
+  /**
+   * Set when LISTEN_FDS & co. were present but unusable (nothing was adopted),
+   * or when a named inherited fd turned out not to be what its name asked for
+   * (a fresh one was used instead). Logged; never thrown.
+   */
+  get inheritanceError(): HandoverError | undefined {
+    return this.#inheritanceError;
   }
 
   /** 'starting' until ready(), then 'ready', 'upgrading', 'upgraded' (retiring) or 'stopped'. */
@@ -231,7 +246,10 @@ export class Upgrader extends EventEmitter {
       invalidValue('name', 'is already handed over by this generation', name);
     }
     const index = this.#inherited.findIndex((f) => f.name === name && !(f.info.type === 'socket' && f.info.listening));
-    if (index >= 0) {
+    if (index < 0) {
+      const misnamed = this.#inherited.find((f) => f.name === name);
+      if (misnamed) this.#misnamed(misnamed, 'a listening socket, not a file');
+    } else {
       const [inherited] = this.#inherited.splice(index, 1);
       this.#passed.push({ fd: inherited.fd, name });
       return inherited.fd;
@@ -262,15 +280,21 @@ export class Upgrader extends EventEmitter {
     }
     if (this.pidFile) writePidFile(this.pidFile);
     this.#state = 'ready';
-    if (this.#notifySocket) {
-      const relay = this.parentPid !== null;
+    if (this.parentPid === null) {
+      // Started by systemd, a supervisor or a shell: tell it directly.
+      this.#notifyUpstream({ READY: 1, MAINPID: process.pid });
+    } else if (this.#parentAlive && this.#notifySocket) {
+      // The previous generation waits for this on its private socket, and
+      // relays MAINPID to systemd.
       try {
-        sdNotify(this.#notifySocket, relay ? { READY: 1 } : { READY: 1, MAINPID: process.pid });
+        sdNotify(this.#notifySocket, { READY: 1 });
       } catch (err) {
-        // Our parent died before we were ready: speak to systemd ourselves.
-        this.#log(`could not notify ${this.#notifySocket}: ${(err as Error).message}`);
-        if (relay && this.#upstreamNotify) this.#notifyUpstream({ MAINPID: process.pid, READY: 1 });
+        this.#log(`could not notify the previous generation at ${this.#notifySocket}: ${(err as Error).message}`);
+        this.#notifyUpstream({ MAINPID: process.pid, READY: 1 });
       }
+    } else {
+      // It died before we were ready: nobody relays, speak to systemd ourselves.
+      this.#notifyUpstream({ MAINPID: process.pid, READY: 1 });
     }
     this.emit('ready');
   }
@@ -340,6 +364,7 @@ export class Upgrader extends EventEmitter {
       this.#notifyUpstream({ MAINPID: pid, READY: 1 });
       return pid;
     } catch (err) {
+      this.#reclaimPidFile();
       this.#notifyUpstream({ READY: 1, STATUS: `upgrade failed: ${(err as Error).message}` });
       throw err;
     } finally {
@@ -425,13 +450,24 @@ export class Upgrader extends EventEmitter {
 
   /**
    * Aborts a running upgrade (it rejects with ERR_STOPPED, the new process is
-   * killed) and refuses any later one. Sockets stay open: the app closes its servers.
+   * killed) and refuses any later one. Nothing will be handed over any more,
+   * so the Upgrader closes its own copies of the sockets and the inherited fds
+   * nobody claimed: the servers keep theirs and go on accepting until the app
+   * closes them — then the kernel refuses new connections instead of queueing
+   * them where nobody accepts. Named files (see {@link file}) stay open: the
+   * app writes to that very fd.
    */
   stop(): void {
     if (this.#state === 'stopped') return;
     const abort = this.#abortUpgrade;
     this.#state = 'stopped';
     abort?.(new HandoverError('ERR_STOPPED', 'stop() during the upgrade: the new process was killed'));
+    for (const { fd } of this.#inherited.splice(0)) closeQuietly(fd);
+    this.#passed = this.#passed.filter(({ fd, key }) => {
+      if (key === undefined) return true;
+      closeQuietly(fd);
+      return false;
+    });
     this.emit('stopped');
   }
 
@@ -467,22 +503,49 @@ export class Upgrader extends EventEmitter {
     if (!anyPort && this.#passed.some((p) => p.key === wanted)) {
       throw addressInUse(address);
     }
-    const matches = (f: InheritedFd): boolean => {
+    // The real address decides. For port 0 ("any port on this host") a name
+    // picks among the listeners there: the same name first, then one passed
+    // without a name ('unknown', systemd's default); an unnamed request takes
+    // an unnamed listener first, then any.
+    const wantedName = name ?? 'unknown';
+    const rank = (f: InheritedFd): number => {
       const info = f.info;
-      if (info.type !== 'socket' || info.socketType !== kind) return false;
-      if (kind === 'stream' && !info.listening) return false;
-      if (name !== undefined && f.name !== name) return false;
-      if (address.family === 'unix') return info.family === 'unix' && info.path === address.path;
-      if (info.family !== address.family || info.address !== address.address) return false;
-      return anyPort || info.port === address.port;
+      if (!isSocketOfKind(f, kind)) return -1;
+      if (address.family === 'unix') return info.family === 'unix' && info.path === address.path ? 0 : -1;
+      if (info.family !== address.family || info.address !== address.address) return -1;
+      if (!anyPort) return info.port === address.port ? 0 : -1;
+      if (f.name === wantedName) return 0;
+      if (f.name === 'unknown') return 1;
+      return name === undefined ? 2 : -1;
     };
-    const index = this.#inherited.findIndex(matches);
-    if (index < 0) return undefined;
+    let index = -1;
+    let best = Infinity;
+    this.#inherited.forEach((f, i) => {
+      const r = rank(f);
+      if (r >= 0 && r < best) {
+        best = r;
+        index = i;
+      }
+    });
+    if (index < 0) {
+      const misnamed = name === undefined ? undefined : this.#inherited.find((f) => f.name === name && !isSocketOfKind(f, kind));
+      if (misnamed) this.#misnamed(misnamed, kind === 'stream' ? 'not a listening stream socket' : 'not a datagram socket');
+      return undefined;
+    }
     const [found] = this.#inherited.splice(index, 1);
     const real = boundAddressOf(found);
     this.#passed.push({ fd: found.fd, name: name ?? found.name, key: addressKey(kind, real) });
     this.#log(`adopted inherited fd ${found.fd} for ${addressKey(kind, real)}`);
     return found.fd;
+  }
+
+  // A name says what an fd is for; an fd that is something else is a
+  // configuration error upstream. Not fatal: the caller binds or opens afresh,
+  // and the fd is closed at ready() with the other unclaimed ones.
+  #misnamed(f: InheritedFd, what: string): void {
+    const err = new HandoverError('ERR_INHERITED_FDS', `inherited fd ${f.fd} is named "${f.name}" but is ${what}: using a new one`, { fd: f.fd, name: f.name });
+    this.#inheritanceError ??= err;
+    this.#log(err.message);
   }
 
   #bindFresh(kind: 'stream' | 'dgram', address: BoundAddress, backlog: number, ipv6Only: boolean): number {
@@ -497,7 +560,9 @@ export class Upgrader extends EventEmitter {
         ipv6Only,
       });
     } catch (err) {
-      if (isNativeErrno(err)) throw listenError(err.errno, err.syscall, address);
+      // Node reports every failure to bind a server as a 'listen' error
+      // (libuv defers bind errors to listen); a datagram socket's as 'bind'.
+      if (isNativeErrno(err)) throw listenError(err.errno, kind === 'stream' && err.syscall === 'bind' ? 'listen' : err.syscall, address);
       throw err;
     }
   }
@@ -509,6 +574,25 @@ export class Upgrader extends EventEmitter {
       real = { family: requested.family, address: requested.address, port: info.port ?? 0 };
     }
     this.#passed.push({ fd, name: name ?? 'unknown', key: addressKey(kind, real) });
+  }
+
+  // The failed child may have written its pid in the PID file just before it
+  // was killed (its READY=1 racing our timeout or stop()): it is dead now, and
+  // this generation serves on, so the file must name this one again.
+  #reclaimPidFile(): void {
+    if (!this.pidFile) return;
+    let content: string | undefined;
+    try {
+      content = readFileSync(this.pidFile, 'utf8');
+    } catch {
+      // missing: ours to write again
+    }
+    if (content === `${process.pid}\n`) return;
+    try {
+      writePidFile(this.pidFile);
+    } catch (err) {
+      this.#log(`could not rewrite the PID file ${this.pidFile}: ${(err as Error).message}`);
+    }
   }
 
   #notifyUpstream(fields: NotifyFields): void {
@@ -535,6 +619,10 @@ export class Upgrader extends EventEmitter {
       }
     });
   }
+}
+
+function isSocketOfKind(f: InheritedFd, kind: 'stream' | 'dgram'): boolean {
+  return f.info.type === 'socket' && f.info.socketType === kind && (kind === 'dgram' || f.info.listening === true);
 }
 
 function boundAddressOf(f: InheritedFd): BoundAddress {
