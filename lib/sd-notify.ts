@@ -44,6 +44,23 @@ export function sdNotify(socketPath: string, fields: NotifyFields): void {
   }
 }
 
+/**
+ * {@link sdNotify}, retried while the receiver's queue is full (EAGAIN): the
+ * send never blocks the event loop, and a burst of messages from elsewhere
+ * cannot make this one fail at once. Gives up after `attempts` tries.
+ */
+export async function sdNotifyPatiently(socketPath: string, fields: NotifyFields, attempts = 100, delayMs = 10): Promise<void> {
+  for (let i = 1; ; i++) {
+    try {
+      sdNotify(socketPath, fields);
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EAGAIN' || i >= attempts) throw err;
+      await new Promise((resolveDelay) => setTimeout(resolveDelay, delayMs));
+    }
+  }
+}
+
 /** One message received by a {@link NotifyListener}. */
 export interface NotifyMessage {
   fields: Map<string, string>;

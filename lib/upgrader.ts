@@ -13,7 +13,7 @@ import { dupCloexec, setCloexec } from './fd';
 import { forkExecWithFds } from './fork-exec';
 import { takeInheritedFds, type InheritedFd } from './listen-fds';
 import { writePidFile } from './pid-file';
-import { monotonicUsec, NotifyListener, sdNotify, type NotifyFields, type NotifyMessage } from './sd-notify';
+import { monotonicUsec, NotifyListener, sdNotify, type NotifyFields, type NotifyMessage, sdNotifyPatiently } from './sd-notify';
 import { waitPid, type ExitStatus } from './wait-pid';
 
 /** How long the next generation has to call ready() (tableflip's default too). */
@@ -287,7 +287,7 @@ export class Upgrader extends EventEmitter {
       // The previous generation waits for this on its private socket, and
       // relays MAINPID to systemd.
       try {
-        sdNotify(this.#notifySocket, { READY: 1 });
+        await sdNotifyPatiently(this.#notifySocket, { READY: 1 });
       } catch (err) {
         this.#log(`could not notify the previous generation at ${this.#notifySocket}: ${(err as Error).message}`);
         this.#notifyUpstream({ MAINPID: process.pid, READY: 1 });

@@ -235,7 +235,9 @@ Napi::Value NotifySend(const Napi::CallbackInfo& info) {
   if (fd < 0) ThrowErrno(env, errno, "socket");
   ssize_t n;
   do {
-    n = sendto(fd, message.data(), message.size(), 0, reinterpret_cast<sockaddr*>(&addr), len);
+    // Never block the event loop on a receiver whose queue is full: EAGAIN
+    // goes back to the caller, which may retry later.
+    n = sendto(fd, message.data(), message.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&addr), len);
   } while (n < 0 && errno == EINTR);
   err = n < 0 ? errno : 0;
   close(fd);
