@@ -19,7 +19,9 @@
             "native/fd_inspect.cc",
             "native/notify.cc",
             "native/socket_listen.cc",
-            "native/peer_cred_linux.cc"
+            "native/peer_cred_linux.cc",
+            "native/reap.cc",
+            "native/reap_linux.cc"
           ]
         }],
         ["OS=='mac'", {
@@ -32,7 +34,9 @@
             "native/fd_inspect.cc",
             "native/notify.cc",
             "native/socket_listen.cc",
-            "native/peer_cred_darwin.cc"
+            "native/peer_cred_darwin.cc",
+            "native/reap.cc",
+            "native/reap_darwin.cc"
           ],
           "xcode_settings": {
             "GCC_ENABLE_CPP_EXCEPTIONS": "YES",

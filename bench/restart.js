@@ -4,8 +4,10 @@
 //   plain http.Server, no restarts (the baseline)
 //   GracefulServer, no restarts
 //   GracefulServer, 8 upgrades in 15 s
+//   supervisor, 8 reloads in 15 s (`handover run` with SIGHUP to the supervisor)
 // Prints errors by kind, requests/s and p99 latency per row.
-// Options: --seconds N (default 15), --upgrades N (default 8), --json
+// Options: --seconds N (default 15), --upgrades N (default 8), --json,
+// --verbose (the supervisor's log on stderr)
 const { spawn } = require('node:child_process');
 const { createInterface } = require('node:readline');
 const { join } = require('node:path');
@@ -29,9 +31,15 @@ process.on('exit', () => {
   }
 });
 
-/** Starts a server script; `ready()` resolves with each generation's ready event in turn. */
-function startServer(script) {
-  const child = spawn(process.execPath, [join(__dirname, 'servers', script)], { stdio: ['ignore', 'pipe', 'inherit'] });
+/**
+ * Starts a server script (under `handover run` when `supervised`); `ready()`
+ * resolves with each generation's ready event in turn.
+ */
+function startServer(script, supervised = false) {
+  const app = join(__dirname, 'servers', script);
+  const args = supervised ? [join(__dirname, '..', 'bin', 'handover.js'), 'run', '--listen', '127.0.0.1:0', '--', process.execPath, app] : [app];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', supervised && !argv.includes('--verbose') ? 'ignore' : 'inherit'] });
+  if (supervised) started.add(child.pid);
   const events = [];
   let waiters = [];
   createInterface({ input: child.stdout }).on('line', (line) => {
@@ -56,7 +64,8 @@ function startServer(script) {
       };
       if (!check()) waiters.push(() => check());
     });
-  return { child, readyAfter };
+  // The supervisor reloads and stops on behalf of its generations.
+  return { child, readyAfter, signalTarget: supervised ? () => child.pid : null };
 }
 
 async function stop(pid) {
@@ -73,8 +82,8 @@ async function stop(pid) {
   }
 }
 
-async function row(label, script, upgrades, keepAlive) {
-  const server = startServer(script);
+async function row(label, script, upgrades, keepAlive, supervised = false) {
+  const server = startServer(script, supervised);
   const first = await server.readyAfter(0);
   const url = `http://127.0.0.1:${first.port}/`;
   const load = runWrk({ url, seconds: SECONDS, keepAlive });
@@ -85,13 +94,13 @@ async function row(label, script, upgrades, keepAlive) {
     for (let i = 1; i <= upgrades; i++) {
       await new Promise((r) => setTimeout(r, every * i - (Date.now() - t0)));
       const t = Date.now();
-      process.kill(current.pid, 'SIGHUP');
+      process.kill(server.signalTarget ? server.signalTarget() : current.pid, 'SIGHUP');
       current = await server.readyAfter(i);
       times.push(Date.now() - t);
     }
   }
   const result = await load;
-  await stop(current.pid);
+  await stop(server.signalTarget ? server.signalTarget() : current.pid);
   return { label, keepAlive, upgrades, ...result, readyMs: times.length ? Math.round(times.reduce((a, b) => a + b) / times.length) : null };
 }
 
@@ -99,13 +108,14 @@ let t0 = Date.now();
 (async () => {
   const rows = [];
   for (const keepAlive of [true, false]) {
-    for (const [label, script, upgrades] of [
+    for (const [label, script, upgrades, supervised] of [
       ['plain http.Server, no restarts', 'plain.js', 0],
       ['GracefulServer, no restarts', 'graceful.js', 0],
       [`GracefulServer, ${UPGRADES} upgrades`, 'graceful.js', UPGRADES],
+      [`supervisor, ${UPGRADES} reloads`, 'supervised.js', UPGRADES, true],
     ]) {
       t0 = Date.now();
-      rows.push(await row(label, script, upgrades, keepAlive));
+      rows.push(await row(label, script, upgrades, keepAlive, supervised));
     }
   }
   if (JSON_OUT) {

@@ -58,6 +58,10 @@ export interface NativeBinding {
   dupCloexec(fd: number, minFd: number): number;
   notifySend(path: string, message: string): void;
   NotifySocket: new (path: string, onMessage: (message: string, senderPid: number) => void) => NativeNotifySocket;
+  /** One waitpid(pid, WNOHANG) for exactly `pid`: its status once reaped, null while it runs. */
+  reapPid(pid: number): { code: number | null; signal: number | null } | null;
+  /** prctl(PR_SET_CHILD_SUBREAPER) (Linux; ENOTSUP elsewhere). */
+  setChildSubreaper(on: boolean): void;
 }
 
 function load(): NativeBinding | null {

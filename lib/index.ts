@@ -16,3 +16,6 @@ export { DrainCounter } from './drain-counter';
 export { ServerDrainer, DEFAULT_DRAIN_TIMEOUT, DEFAULT_DRAIN_IDLE_TIMEOUT, type DrainResult, type ServerDrainerOptions } from './drain';
 export { GracefulServer, DEFAULT_UPGRADE_SIGNALS, DEFAULT_SHUTDOWN_SIGNALS, type GracefulServerOptions } from './graceful-server';
 export { listenAndServe, type ListenAndServeOptions } from './listen-and-serve';
+export { Supervisor, Generation, DEFAULT_READY_TIMEOUT, DEFAULT_SUPERVISOR_DRAIN_TIMEOUT, DEFAULT_PROBATION, DEFAULT_RESTART_BACKOFF, DEFAULT_RESTART_BACKOFF_MAX, FORWARDED_SIGNALS, type SupervisorOptions, type SupervisorListener, type GenerationState, type RestartPolicy, type ReadyMode } from './supervisor';
+export { ZombieReaper, REAP_GRACE_MS, becomeSubreaper, type ZombieReaperOptions } from './supervisor-reaper';
+export { bindSocket, formatAddress, type BoundSocket, type BindSocketOptions } from './sockets';

@@ -10,6 +10,7 @@
 #include "errors.h"
 #include "fd_inspect.h"
 #include "notify.h"
+#include "reap.h"
 #include "socket_listen.h"
 #include "spawn.h"
 
@@ -92,6 +93,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("listenSocket", Napi::Function::New(env, ListenSocket, "listenSocket"));
   exports.Set("watchExit", Napi::Function::New(env, WatchExit, "watchExit"));
   exports.Set("notifySend", Napi::Function::New(env, NotifySend, "notifySend"));
+  exports.Set("reapPid", Napi::Function::New(env, ReapPid, "reapPid"));
+  exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper, "setChildSubreaper"));
   InitNotifySocket(env, exports);
   return exports;
 }

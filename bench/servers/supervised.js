@@ -1,0 +1,14 @@
+'use strict';
+// The same handler as a generation of the handover supervisor
+// (`handover run --listen 127.0.0.1:PORT -- node supervised.js`): listenAndServe
+// adopts the socket the supervisor passes as fd 3 by its address, says READY=1
+// to the supervisor and drains on SIGTERM. Reloads are the supervisor's job
+// (SIGHUP to it), so the app's own upgrade signals are turned off.
+const { listenAndServe } = require('../..');
+const hello = require('./hello');
+
+listenAndServe(`127.0.0.1:${process.env.PORT || 0}`, hello, { drainTimeout: 30_000, upgradeSignals: false }).then((gs) => {
+  gs.upgrader.on('ready', () => {
+    process.stdout.write(JSON.stringify({ event: 'ready', pid: process.pid, port: gs.server.address().port }) + '\n');
+  });
+});

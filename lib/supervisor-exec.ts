@@ -1,0 +1,77 @@
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { delimiter, resolve } from 'node:path';
+import { systemError, type HandoverError } from './errors';
+import { signalNumber } from './signals';
+import type { ExitStatus } from './wait-pid';
+
+// Variables of the protocol between generations that must not leak from the
+// supervisor's own environment into a generation's.
+const PROTOCOL_VARIABLES = ['LISTEN_FDS', 'LISTEN_FDNAMES', 'LISTEN_PID', 'NOTIFY_SOCKET', 'HANDOVER_PARENT_PID', 'HANDOVER_NOTIFY_SOCKET'];
+
+/**
+ * A generation's environment: `base` without any protocol variable of the
+ * supervisor's own, plus LISTEN_FDS and LISTEN_FDNAMES for `names` (when
+ * there are any; forkExecWithFds adds LISTEN_PID) and NOTIFY_SOCKET.
+ */
+export function generationEnv(base: Record<string, string | undefined>, names: readonly string[], notifySocket: string | undefined): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = { ...base };
+  for (const name of PROTOCOL_VARIABLES) delete env[name];
+  if (names.length > 0) {
+    env.LISTEN_FDS = String(names.length);
+    env.LISTEN_FDNAMES = names.join(':');
+  }
+  if (notifySocket !== undefined) env.NOTIFY_SOCKET = notifySocket;
+  return env;
+}
+
+/** The shell's convention: the exit code, or 128 + the signal number. */
+export function exitCode(status: ExitStatus | undefined): number {
+  if (status === undefined) return 0;
+  if (status.signal !== null) return 128 + (signalNumber(status.signal) ?? 0);
+  return status.code ?? 1;
+}
+
+/**
+ * The supervisor's exit code when the first generation failed: the exec
+ * error's (127, 126), the app's status when it exited first (never 0: it
+ * failed), else 1.
+ */
+export function startFailureCode(err: HandoverError): number {
+  const e = err as HandoverError & { exitCode?: number | null; signal?: NodeJS.Signals | null };
+  if (err.code === 'ERR_EXEC') return e.exitCode ?? 1;
+  if (err.code === 'ERR_CHILD_EXITED') {
+    const code = exitCode({ code: e.exitCode ?? null, signal: e.signal ?? null });
+    return code === 0 ? 1 : code;
+  }
+  return 1;
+}
+
+/** As shells report it: 127 not found, 126 found but not executable. */
+export function execExitCode(err: unknown): number {
+  const code = (err as { code?: string }).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return 127;
+  if (code === 'EACCES' || code === 'ENOEXEC' || code === 'EISDIR' || code === 'EPERM') return 126;
+  return 1;
+}
+
+/**
+ * The file to execute for `command`: as given when it holds a '/', else the
+ * first executable match in PATH (looked up at every start, so a deployment
+ * that changes PATH's target is picked up). Throws ENOENT like Node's spawn.
+ */
+export function resolveCommand(command: string, cwd: string, pathVariable: string | undefined): string {
+  if (command.includes('/')) return command;
+  for (const dir of (pathVariable ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter)) {
+    const candidate = resolve(cwd, dir || '.', command);
+    try {
+      if (!statSync(candidate).isFile()) continue;
+      accessSync(candidate, fsConstants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  throw systemError(-(osConstants.errno as Record<string, number>).ENOENT, 'execvp', command);
+}
+

@@ -1,0 +1,161 @@
+import { EventEmitter } from 'node:events';
+import { readdirSync } from 'node:fs';
+import { isSelfOrDescendant, procInfo } from './supervisor-proc';
+import { waitPid, type ExitStatus } from './wait-pid';
+
+/**
+ * Where a generation is in its life: `starting` until it says READY=1,
+ * `ready` while a reload holds it back (probation), `serving`, `stopping`
+ * once told to stop, `exited` once its main process is gone and reaped.
+ */
+export type GenerationState = 'starting' | 'ready' | 'serving' | 'stopping' | 'exited';
+
+/**
+ * One run of the supervised command: a process (and its process group, which
+ * it leads) that the supervisor started with the listeners.
+ *
+ * Events: `ready`, `message` (NotifyMessage), `main-pid` { from, to } when the
+ * app replaced itself and announced its successor with MAINPID= (a
+ * self-upgrading app, e.g. a GracefulServer that got SIGUSR2), `exit` (ExitStatus).
+ */
+export class Generation extends EventEmitter {
+  /** 1 for the first, then one more for each start (reloads and restarts). */
+  readonly number: number;
+  /** Its process group: the first process led it. */
+  readonly pgid: number;
+  /** ms since the epoch when it was started. */
+  readonly startedAt = Date.now();
+  /** Its main process: the one started, or the successor it named with MAINPID=. */
+  pid: number;
+  state: GenerationState = 'starting';
+  /** When it said READY=1. */
+  readyAt: number | undefined;
+  /** It said STOPPING=1: it drains by its own rules. */
+  announcedStopping = false;
+  /** Its exit status, once it has exited. */
+  exitStatus: ExitStatus | undefined;
+  /** A successor the app announced with MAINPID= (a descendant of it). */
+  successor: number | undefined;
+  readonly exited: Promise<ExitStatus>;
+  #resolveExited!: (status: ExitStatus) => void;
+
+  constructor(number: number, pid: number) {
+    super();
+    this.number = number;
+    this.pid = pid;
+    this.pgid = pid;
+    this.exited = new Promise((resolveExited) => (this.#resolveExited = resolveExited));
+    this.#watch(pid);
+  }
+
+  /** "generation 2 (pid 1234)", for logs. */
+  override toString(): string {
+    return `generation ${this.number} (pid ${this.pid})`;
+  }
+
+  get alive(): boolean {
+    return this.state !== 'exited';
+  }
+
+  /** Pids that are this generation's to reap (its main process, a named successor). */
+  owns(pid: number): boolean {
+    return this.alive && (pid === this.pid || pid === this.successor);
+  }
+
+  /** Records READY=1; true the first time. */
+  markReady(): boolean {
+    if (this.state !== 'starting') return false;
+    this.state = 'ready';
+    this.readyAt = Date.now();
+    this.emit('ready');
+    return true;
+  }
+
+  /** Sends `signal` to the main process; false when it is gone. */
+  signal(signal: NodeJS.Signals): boolean {
+    if (!this.alive) return false;
+    try {
+      process.kill(this.pid, signal);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Sends `signal` to the generation's process group: its main process and
+   * every descendant that stayed in the group. Once the main process has
+   * exited, only while some member is still a descendant of this process
+   * (so a reused group id is never hit).
+   */
+  signalGroup(signal: NodeJS.Signals): boolean {
+    if (!this.alive && !this.#groupIsOurs()) return false;
+    try {
+      process.kill(-this.pgid, signal);
+      return true;
+    } catch {
+      return this.signal(signal);
+    }
+  }
+
+  #groupIsOurs(): boolean {
+    if (process.platform !== 'linux') return false;
+    let names: string[];
+    try {
+      names = readdirSync('/proc');
+    } catch {
+      return false;
+    }
+    for (const name of names) {
+      if (!/^\d+$/.test(name)) continue;
+      const info = procInfo(Number(name));
+      if (info?.pgid === this.pgid && info.state !== 'Z' && isSelfOrDescendant(info.pid, process.pid)) return true;
+    }
+    return false;
+  }
+
+  #watch(pid: number): void {
+    waitPid(pid).then(
+      (status) => {
+        // An app that replaced itself named its successor with MAINPID=; the
+        // kernel has reparented it to us (PID 1 or subreaper): follow it, as
+        // systemd follows MAINPID.
+        const next = this.successor;
+        this.successor = undefined;
+        if (next !== undefined && next !== pid && procInfo(next)?.ppid === process.pid) {
+          this.pid = next;
+          this.emit('main-pid', { from: pid, to: next, status });
+          this.#watch(next);
+          return;
+        }
+        this.#finish(status);
+      },
+      // ECHILD: something else in the process reaped it (SIGCHLD ignored?).
+      () => this.#finish({ code: null, signal: null }),
+    );
+  }
+
+  #finish(status: ExitStatus): void {
+    this.state = 'exited';
+    this.exitStatus = status;
+    this.emit('exit', status);
+    this.#resolveExited(status);
+  }
+}
+
+/** True while some process is in process group `pgid`. */
+export function groupExists(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** "exit code 3" or "killed by SIGKILL". */
+export function describeExit(status: ExitStatus): string {
+  if (status.signal) return `killed by ${status.signal}`;
+  if (status.code === null) return 'reaped elsewhere (status unknown)';
+  return `exit code ${status.code}`;
+}

@@ -1,0 +1,65 @@
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NotifyMessage } from './sd-notify';
+import type { Generation } from './supervisor-generation';
+import { isSelfOrDescendant } from './supervisor-proc';
+
+/**
+ * The generation a notification belongs to: the one whose main process sent
+ * it, or one of whose descendants did — `systemd-notify --ready` run by a
+ * shell script sends from its own pid (or, as root, its parent's), never from
+ * the generation's. The sender's pid is the kernel's (SCM_CREDENTIALS); its
+ * ancestry is read from /proc when the message arrives, so a sender that has
+ * already exited cannot be placed. Null for anyone else.
+ */
+export function senderOf(pid: number, generations: Iterable<Generation>): Generation | null {
+  if (pid <= 0) return null;
+  const live = [...generations];
+  for (const generation of live) if (generation.pid === pid) return generation;
+  for (const generation of live) if (isSelfOrDescendant(pid, generation.pid)) return generation;
+  return null;
+}
+
+/**
+ * What a generation's notification means to the supervisor: READY=1 (it
+ * serves), STOPPING=1 (it drains by its own rules), MAINPID= (a successor it
+ * started to replace itself), STATUS= and RELOADING=1 (logged).
+ */
+export function applyNotification(generation: Generation, message: NotifyMessage, log: (line: string) => void): void {
+  const fields = message.fields;
+  const from = message.pid === generation.pid ? '' : ` (sent by pid ${message.pid})`;
+  const status = fields.get('STATUS');
+  if (status !== undefined) log(`${generation} status: ${oneLine(status)}`);
+  const mainPid = fields.get('MAINPID');
+  if (mainPid !== undefined && /^[0-9]+$/.test(mainPid) && Number(mainPid) !== generation.pid) {
+    const pid = Number(mainPid);
+    if (isSelfOrDescendant(pid, generation.pid)) {
+      generation.successor = pid;
+      log(`${generation} names pid ${pid} as its main process (MAINPID)`);
+    } else {
+      log(`${generation} names pid ${pid} as its main process, which is not its descendant: ignored`);
+    }
+  }
+  if (fields.get('RELOADING') === '1') log(`${generation} is reloading itself (RELOADING=1)`);
+  if (fields.get('STOPPING') === '1' && !generation.announcedStopping) {
+    generation.announcedStopping = true;
+    log(`${generation} is stopping (STOPPING=1)${from}: it drains by its own rules`);
+  }
+  if (fields.get('READY') === '1' && generation.state === 'starting') {
+    if (from) log(`${generation} is ready${from}`);
+    generation.markReady();
+  }
+}
+
+/** A private NOTIFY_SOCKET address: Linux's abstract namespace (nothing on disk), elsewhere a path in the temporary directory. */
+export function notifyAddress(): string {
+  const id = `handover/supervisor/${process.pid}/${randomBytes(8).toString('hex')}`;
+  if (process.platform === 'linux') return `@${id}`;
+  return join(tmpdir(), id.replace(/\//g, '-') + '.sock');
+}
+
+/** A notification's text on one log line. */
+export function oneLine(text: string): string {
+  return text.replace(/\n/g, ' ');
+}
