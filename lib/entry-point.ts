@@ -1,6 +1,6 @@
-import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { isAbsolute, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 
 /** How to start the next generation: what this process was started as. */
 export interface EntryPoint {
@@ -96,10 +96,21 @@ export function entryPointWarning(entry: EntryPoint): string | null {
   }
   const tmp = realpathOrSelf(tmpdir());
   for (const path of [entry.script, real]) {
-    if (path.startsWith(tmp + sep)) return `the main script ${path} is in the temporary directory: an upgrade may start a stale or missing file`;
+    if (path.startsWith(tmp + sep) && !insideProject(path, tmp)) {
+      return `the main script ${path} is in the temporary directory, outside any project: an upgrade may start a stale or missing file`;
+    }
     if (TEMPORARY_MARKERS.some((m) => path.includes(m))) return `the main script ${path} looks like a transpiler's cache: run the built output instead, an upgrade may start a stale file`;
   }
   return null;
+}
+
+// A checkout under /tmp (CI runners do that) is a project, not an artefact:
+// some directory between the script and the temporary directory has a package.json.
+function insideProject(path: string, tmp: string): boolean {
+  for (let dir = dirname(path); dir.length > tmp.length && dir.startsWith(tmp + sep); dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return true;
+  }
+  return false;
 }
 
 function realpathOrSelf(path: string): string {
