@@ -53,6 +53,22 @@ export async function bindSocket(spec: ListenSpec | PacketSpec, options: BindSoc
   }
   const backlog = spec.kind === 'udp' ? 0 : spec.backlog ?? DEFAULT_BACKLOG;
   const ipv6Only = spec.kind === 'tcp' ? spec.ipv6Only ?? false : spec.kind === 'udp' && spec.type === 'udp6';
+  return bindAddress(kind, address, { backlog, ipv6Only, name: spec.name, removeStale: options.removeStale });
+}
+
+/**
+ * The core of {@link bindSocket} for an address already resolved: binds (and
+ * listens, for a stream), removing a stale Unix socket file first when asked
+ * (default), and reports port 0 as the port the kernel chose.
+ */
+export async function bindAddress(
+  kind: 'stream' | 'dgram',
+  requested: BoundAddress,
+  options: { backlog?: number; ipv6Only?: boolean; name?: string; removeStale?: boolean } = {},
+): Promise<BoundSocket> {
+  let address = requested;
+  const backlog = kind === 'dgram' ? 0 : options.backlog ?? DEFAULT_BACKLOG;
+  const ipv6Only = options.ipv6Only ?? false;
   let fd: number;
   try {
     fd = bindNow(kind, address, backlog, ipv6Only);
@@ -65,7 +81,7 @@ export async function bindSocket(spec: ListenSpec | PacketSpec, options: BindSoc
   if (address.family !== 'unix' && address.port === 0) {
     address = { ...address, port: native('bindSocket').inspectFd(fd).port ?? 0 };
   }
-  return { fd, kind, name: spec.name, address };
+  return { fd, kind, name: options.name, address };
 }
 
 function bindNow(kind: 'stream' | 'dgram', address: BoundAddress, backlog: number, ipv6Only: boolean): number {

@@ -5,11 +5,12 @@ import { closeSync, readFileSync, unlinkSync } from 'node:fs';
 import * as net from 'node:net';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
-import { addressKey, checkFdName, DEFAULT_BACKLOG, parseListenArgs, resolveHost, type BoundAddress, type ListenSpec } from './address';
+import { addressKey, checkFdName, parseListenArgs, resolveHost, type BoundAddress, type ListenSpec } from './address';
 import { native } from './binding';
 import { captureEntryPoint, entryPointWarning, nextArgv, type EntryPoint } from './entry-point';
-import { addressError, HandoverError, invalidType, invalidValue, isNativeErrno } from './errors';
+import { addressError, HandoverError, invalidType, invalidValue } from './errors';
 import { dupCloexec, setCloexec } from './fd';
+import { bindAddress, ipv6Available } from './sockets';
 import { forkExecWithFds } from './fork-exec';
 import { takeInheritedFds, type InheritedFd } from './listen-fds';
 import { writePidFile } from './pid-file';
@@ -188,9 +189,9 @@ export class Upgrader extends EventEmitter {
     const address = await this.#bindAddress(spec);
     const claimed = this.#claimSocket('stream', spec.name, address);
     if (claimed !== undefined) return claimed;
-    const fd = this.#bindFresh('stream', address, spec.backlog ?? DEFAULT_BACKLOG, spec.kind === 'tcp' ? spec.ipv6Only ?? false : false);
-    this.#register(fd, spec.name, 'stream', address);
-    return fd;
+    const bound = await bindAddress('stream', address, { backlog: spec.backlog, ipv6Only: spec.kind === 'tcp' ? spec.ipv6Only : false });
+    this.#register(bound.fd, spec.name, 'stream', bound.address);
+    return bound.fd;
   }
 
   /**
@@ -218,8 +219,9 @@ export class Upgrader extends EventEmitter {
     const address: BoundAddress = { family: resolved.family, address: resolved.address, port };
     let fd = this.#claimSocket('dgram', name, address);
     if (fd === undefined) {
-      fd = this.#bindFresh('dgram', address, 0, type === 'udp6');
-      this.#register(fd, name, 'dgram', address);
+      const bound = await bindAddress('dgram', address, { ipv6Only: type === 'udp6' });
+      fd = bound.fd;
+      this.#register(fd, name, 'dgram', bound.address);
     }
     const socket = dgram.createSocket(type);
     const own = dupCloexec(fd);
@@ -548,32 +550,9 @@ export class Upgrader extends EventEmitter {
     this.#log(err.message);
   }
 
-  #bindFresh(kind: 'stream' | 'dgram', address: BoundAddress, backlog: number, ipv6Only: boolean): number {
-    try {
-      return native('listen').listenSocket({
-        family: address.family,
-        type: kind,
-        address: address.family === 'unix' ? '' : address.address,
-        port: address.family === 'unix' ? 0 : address.port,
-        path: address.family === 'unix' ? address.path : '',
-        backlog,
-        ipv6Only,
-      });
-    } catch (err) {
-      // Node reports every failure to bind a server as a 'listen' error
-      // (libuv defers bind errors to listen); a datagram socket's as 'bind'.
-      if (isNativeErrno(err)) throw listenError(err.errno, kind === 'stream' && err.syscall === 'bind' ? 'listen' : err.syscall, address);
-      throw err;
-    }
-  }
-
-  #register(fd: number, name: string | undefined, kind: 'stream' | 'dgram', requested: BoundAddress): void {
-    let real = requested;
-    if (requested.family !== 'unix' && requested.port === 0) {
-      const info = native('listen').inspectFd(fd);
-      real = { family: requested.family, address: requested.address, port: info.port ?? 0 };
-    }
-    this.#passed.push({ fd, name: name ?? 'unknown', key: addressKey(kind, real) });
+  /** `address` is the real one (bindAddress replaced port 0). */
+  #register(fd: number, name: string | undefined, kind: 'stream' | 'dgram', address: BoundAddress): void {
+    this.#passed.push({ fd, name: name ?? 'unknown', key: addressKey(kind, address) });
   }
 
   // The failed child may have written its pid in the PID file just before it
@@ -682,15 +661,5 @@ function closeQuietly(fd: number): void {
     closeSync(fd);
   } catch {
     // already closed
-  }
-}
-
-function ipv6Available(): boolean {
-  try {
-    const fd = native('listen').listenSocket({ family: 'IPv6', type: 'dgram', address: '::1', port: 0, path: '', backlog: 0, ipv6Only: true });
-    closeQuietly(fd);
-    return true;
-  } catch {
-    return false;
   }
 }
