@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { closeSync, fstatSync, openSync, readFileSync, unlinkSync } from 'node:fs';
+import { fstatSync, openSync, readFileSync, unlinkSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { HandoverError } from './errors';
 import { forkExecWithFds } from './fork-exec';
@@ -12,6 +12,7 @@ import { applyNotification, notifyAddress, oneLine, senderOf } from './superviso
 import { FORWARDED_SIGNALS, resolveOptions, STOP_SIGNALS, type ResolvedOptions, type SupervisorOptions } from './supervisor-options';
 import { becomeSubreaper, ZombieReaper } from './supervisor-reaper';
 import type { ExitStatus } from './wait-pid';
+import { closeQuietly, unlinkQuietly } from './quietly';
 
 export {
   DEFAULT_PROBATION,
@@ -685,18 +686,3 @@ interface Crash {
   readyAt: number | undefined;
 }
 
-function unlinkQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // gone already
-  }
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    closeSync(fd);
-  } catch {
-    // closed already
-  }
-}

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import { closeSync, readFileSync, unlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
@@ -16,6 +16,7 @@ import { takeInheritedFds, type InheritedFd } from './listen-fds';
 import { writePidFile } from './pid-file';
 import { monotonicUsec, NotifyListener, sdNotify, type NotifyFields, type NotifyMessage, sdNotifyPatiently } from './sd-notify';
 import { waitPid, type ExitStatus } from './wait-pid';
+import { closeQuietly, unlinkQuietly } from './quietly';
 
 /** How long the next generation has to call ready() (tableflip's default too). */
 export const DEFAULT_UPGRADE_TIMEOUT = 60_000;
@@ -371,7 +372,7 @@ export class Upgrader extends EventEmitter {
       throw err;
     } finally {
       listener.close();
-      if (!notifyPath.startsWith('@')) closeQuietlyPath(notifyPath);
+      if (!notifyPath.startsWith('@')) unlinkQuietly(notifyPath);
     }
   }
 
@@ -648,18 +649,3 @@ function notifyAddress(): string {
   return resolve(tmpdir(), id.replace(/\//g, '-') + '.sock');
 }
 
-function closeQuietlyPath(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // gone already
-  }
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    closeSync(fd);
-  } catch {
-    // already closed
-  }
-}
