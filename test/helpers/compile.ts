@@ -1,7 +1,7 @@
 // The C fixtures (test/fixtures/*.c), compiled once per test process with the
 // system's C compiler into a private temporary directory.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -12,8 +12,12 @@ let dir: string | undefined;
 export function fixtureBinary(name: string): string {
   let path = built.get(name);
   if (path === undefined) {
-    // Removed with the other temporary directories of the process (children.ts).
-    dir ??= mkdtempSync(join(tmpdir(), 'handover-fixtures-'));
+    if (dir === undefined) {
+      const created = mkdtempSync(join(tmpdir(), 'handover-fixtures-'));
+      dir = created;
+      // Whichever test file compiled it, the directory goes with the process.
+      process.once('exit', () => rmSync(created, { recursive: true, force: true }));
+    }
     path = join(dir, name);
     execFileSync('cc', ['-O2', '-Wall', '-Werror', '-o', path, resolve(__dirname, '../fixtures', `${name}.c`)], {
       stdio: ['ignore', 'inherit', 'inherit'],
