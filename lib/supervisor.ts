@@ -60,6 +60,9 @@ type Phase = 'new' | 'running' | 'stopping' | 'stopped';
  * { generation, status }, `reaped` { pid, code, signal }, `message`
  * { generation, message }, `stopped` (exit code).
  */
+/** ms a generation that failed to become ready has to answer what it accepted, after SIGTERM. */
+export const FAILED_GENERATION_GRACE = 5_000;
+
 export class Supervisor extends EventEmitter {
   readonly options: ResolvedOptions;
   #log: (line: string) => void;
@@ -397,7 +400,7 @@ export class Supervisor extends EventEmitter {
     const stopping = this.#phase !== 'running';
     // A failed generation is killed (all of its group) before anything is
     // reported; when stopping it got the stop signal instead.
-    if (generation !== null && generation.alive && !stopping) generation.signalGroup('SIGKILL');
+    if (generation !== null && generation.alive && !stopping) this.#dismiss(generation);
     const serving = this.#current;
     if (kind === 'start') {
       if (!stopping) {
@@ -441,7 +444,7 @@ export class Supervisor extends EventEmitter {
           rejectReady(err);
           return;
         }
-        if (this.#phase === 'running') generation.signalGroup('SIGKILL');
+        if (this.#phase === 'running') this.#dismiss(generation);
         generation.exited.then(() => rejectReady(err));
       };
       const onReady = () => finish(null);
@@ -494,6 +497,21 @@ export class Supervisor extends EventEmitter {
       generation.on('exit', onExit);
       this.#endProbation = end;
     });
+  }
+
+  // A generation that failed to become ready may already have accepted
+  // connections from the shared socket: SIGTERM (with SIGCONT, should it be
+  // stopped) lets it answer them and exit; its group gets SIGKILL after
+  // FAILED_GENERATION_GRACE. The failure is reported once it is gone.
+  #dismiss(generation: Generation): void {
+    generation.state = 'stopping';
+    generation.signalGroup('SIGTERM');
+    generation.signalGroup('SIGCONT');
+    const timer = setTimeout(() => {
+      if (generation.alive) generation.signalGroup('SIGKILL');
+    }, Math.min(FAILED_GENERATION_GRACE, this.options.drainTimeout));
+    timer.unref();
+    void generation.exited.then(() => clearTimeout(timer));
   }
 
   // Tell an old generation to stop: SIGTERM, then SIGKILL after the drain
@@ -634,6 +652,7 @@ export class Supervisor extends EventEmitter {
       }
       this.#abortReady?.(new HandoverError('ERR_STOPPED', `stopped (${signal ?? 'the app exited'}) before the new generation was ready`));
       this.#endProbation?.();
+      this.#closeListeners();
     } else if (signal !== null && this.#stopRequests === 2) {
       this.#log(`${signal} again: forwarding it again to ${[...this.#live].join(', ') || 'nobody'}`);
       for (const generation of this.#live) generation.signal(signal);
@@ -642,6 +661,14 @@ export class Supervisor extends EventEmitter {
       for (const generation of this.#live) generation.signalGroup('SIGKILL');
     }
     this.#maybeFinish();
+  }
+
+  // No generation will be started any more: a port nobody will serve must
+  // refuse connections now rather than queue them until we exit.
+  #closeListeners(): void {
+    const listening = new Set(this.#opened.listeners.map((l) => l.fd));
+    for (const fd of listening) closeQuietly(fd);
+    this.#opened.fds = this.#opened.fds.filter((fd) => !listening.has(fd));
   }
 
   #maybeFinish(): void {

@@ -21,6 +21,9 @@ import { closeQuietly, unlinkQuietly } from './quietly';
 /** How long the next generation has to call ready() (tableflip's default too). */
 export const DEFAULT_UPGRADE_TIMEOUT = 60_000;
 
+/** ms a next generation that failed has, after SIGTERM, to answer what it accepted before SIGKILL. */
+export const FAILED_CHILD_GRACE = 10_000;
+
 const EADDRINUSE = (osConstants.errno as Record<string, number>).EADDRINUSE;
 
 /** Environment variable naming the previous generation's pid (set only for the process it starts). */
@@ -117,8 +120,16 @@ export class Upgrader extends EventEmitter {
     const env = process.env;
     const parentText = env[PARENT_PID_ENV];
     const parentPid = parentText !== undefined && /^[0-9]+$/.test(parentText) ? Number(parentText) : 0;
-    this.parentPid = parentPid > 1 ? parentPid : null;
     this.#notifySocket = env.NOTIFY_SOCKET || undefined;
+    // A previous generation always sets both: its pid, and its private
+    // readiness socket named after that pid. A stray HANDOVER_PARENT_PID alone
+    // (copied from an environment dump, say) must not make upgrades wait for
+    // a parent that is a shell and never exits.
+    const fromGeneration = parentPid > 1 && this.#notifySocket !== undefined && isPrivateNotifyAddress(this.#notifySocket, parentPid);
+    if (parentText !== undefined && !fromGeneration) {
+      process.nextTick(() => this.#warn(`ignoring ${PARENT_PID_ENV}=${parentText}: it did not come with that generation's NOTIFY_SOCKET`));
+    }
+    this.parentPid = fromGeneration ? parentPid : null;
     this.#upstreamNotify = this.parentPid !== null ? env[UPSTREAM_NOTIFY_ENV] || undefined : this.#notifySocket;
     delete env.NOTIFY_SOCKET;
     delete env[UPSTREAM_NOTIFY_ENV];
@@ -127,7 +138,8 @@ export class Upgrader extends EventEmitter {
     const inheritance = takeInheritedFds(env);
     this.#inherited = inheritance.fds;
     this.#inheritanceError = inheritance.error;
-    if (inheritance.error) this.#log(`ignoring inherited fds: ${inheritance.error.message}`);
+    // Deferred a tick, so that a 'warning' listener added right after construction hears it.
+    if (inheritance.error) process.nextTick(() => this.#warn(`ignoring inherited fds: ${inheritance.error?.message}`));
     else if (this.#inherited.length > 0) this.#log(`inherited ${this.#inherited.length} fd(s): ${this.#inherited.map((f) => `${f.fd}=${f.name}`).join(' ')}`);
 
     if (this.parentPid !== null) {
@@ -139,7 +151,7 @@ export class Upgrader extends EventEmitter {
     }
 
     const warning = entryPointWarning(this.#entry);
-    if (warning) process.nextTick(() => this.emit('warning', warning));
+    if (warning) process.nextTick(() => this.#warn(warning));
 
     this.#exited = new Promise((resolveExited) => {
       this.#resolveExited = resolveExited;
@@ -339,6 +351,9 @@ export class Upgrader extends EventEmitter {
     return this.#upgrade().then(
       (pid) => {
         this.#state = 'upgraded';
+        // The new generation holds the sockets now. Keeping our copies would
+        // only queue connections that nobody here will accept, should it die.
+        this.#closeSockets();
         this.emit('upgraded', { pid });
         this.#resolveExited();
       },
@@ -413,16 +428,18 @@ export class Upgrader extends EventEmitter {
           resolveReady(pid);
           return;
         }
-        // The failed child must be gone before we report: kill and reap it.
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-        exit.then(
-          () => rejectReady(err),
-          () => rejectReady(err),
-        );
+        // The failed child must be gone before we report. It may already have
+        // accepted connections from the shared socket: SIGTERM (and SIGCONT,
+        // should it be stopped) lets it answer them; SIGKILL follows after
+        // FAILED_CHILD_GRACE. Then it is reaped.
+        signalQuietly(pid, 'SIGTERM');
+        signalQuietly(pid, 'SIGCONT');
+        const kill = setTimeout(() => signalQuietly(pid, 'SIGKILL'), FAILED_CHILD_GRACE);
+        const report = () => {
+          clearTimeout(kill);
+          rejectReady(err);
+        };
+        exit.then(report, report);
       };
       const onMessage = (message: NotifyMessage) => {
         if (message.pid !== pid && !(message.pid === -1 && process.platform !== 'linux')) {
@@ -464,14 +481,20 @@ export class Upgrader extends EventEmitter {
     if (this.#state === 'stopped') return;
     const abort = this.#abortUpgrade;
     this.#state = 'stopped';
-    abort?.(new HandoverError('ERR_STOPPED', 'stop() during the upgrade: the new process was killed'));
+    abort?.(new HandoverError('ERR_STOPPED', 'stop() during the upgrade: the new process was stopped'));
     for (const { fd } of this.#inherited.splice(0)) closeQuietly(fd);
+    this.#closeSockets();
+    this.emit('stopped');
+  }
+
+  // Closes our copies of the sockets (servers keep their own duplicates);
+  // named files stay open: the app writes to those very fds.
+  #closeSockets(): void {
     this.#passed = this.#passed.filter(({ fd, key }) => {
       if (key === undefined) return true;
       closeQuietly(fd);
       return false;
     });
-    this.emit('stopped');
   }
 
   /**
@@ -548,7 +571,16 @@ export class Upgrader extends EventEmitter {
   #misnamed(f: InheritedFd, what: string): void {
     const err = new HandoverError('ERR_INHERITED_FDS', `inherited fd ${f.fd} is named "${f.name}" but is ${what}: using a new one`, { fd: f.fd, name: f.name });
     this.#inheritanceError ??= err;
-    this.#log(err.message);
+    this.#warn(err.message);
+  }
+
+  // Something the operator must hear about, though nothing failed: logged,
+  // and emitted as 'warning' — or, when nobody listens, a process warning
+  // (printed on stderr by default), so that it is never silent.
+  #warn(message: string): void {
+    this.#log(message);
+    if (this.listenerCount('warning') > 0) this.emit('warning', message);
+    else process.emitWarning(message, 'HandoverWarning');
   }
 
   /** `address` is the real one (bindAddress replaced port 0). */
@@ -571,7 +603,7 @@ export class Upgrader extends EventEmitter {
     try {
       writePidFile(this.pidFile);
     } catch (err) {
-      this.#log(`could not rewrite the PID file ${this.pidFile}: ${(err as Error).message}`);
+      this.#warn(`could not rewrite the PID file ${this.pidFile}: ${(err as Error).message}`);
     }
   }
 
@@ -580,7 +612,7 @@ export class Upgrader extends EventEmitter {
     try {
       sdNotify(this.#upstreamNotify, fields);
     } catch (err) {
-      this.#log(`could not notify systemd at ${this.#upstreamNotify}: ${(err as Error).message}`);
+      this.#warn(`could not notify systemd at ${this.#upstreamNotify}: ${(err as Error).message}`);
     }
   }
 
@@ -642,10 +674,22 @@ function listenError(errno: number, syscall: string, address: BoundAddress, note
 }
 
 // Linux: an abstract socket, nothing on disk to clean up; elsewhere a path in
-// the temporary directory.
+// the temporary directory. Either way named after our pid.
 function notifyAddress(): string {
   const id = `handover/${process.pid}/${randomBytes(8).toString('hex')}`;
   if (process.platform === 'linux') return `@${id}`;
   return resolve(tmpdir(), id.replace(/\//g, '-') + '.sock');
+}
+
+function isPrivateNotifyAddress(address: string, pid: number): boolean {
+  return address.startsWith(`@handover/${pid}/`) || address.includes(`handover-${pid}-`);
+}
+
+function signalQuietly(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
 }
 

@@ -321,7 +321,7 @@ describe('drainTimeout and failed upgrades', () => {
     await fleet.retired(first, ready);
   });
 
-  it("'upgrade-failed' (ERR_UPGRADE_TIMEOUT) when the new generation is never ready: it is killed, the old one keeps serving", async () => {
+  it("'upgrade-failed' (ERR_UPGRADE_TIMEOUT) when the new generation is never ready: it is stopped, the old one keeps serving", async () => {
     const { fleet, ready: first } = await startFleet({ kind: 'http', modes: { '2.1': 'never-ready' }, options: { upgradeTimeout: 800 } });
     const port = first.port as number;
     fleet.signal(first.pid, 'SIGUSR2');
@@ -330,6 +330,9 @@ describe('drainTimeout and failed upgrades', () => {
     expect(fleet.all({ event: 'listening', pid: failed.childPid })).toHaveLength(1);
     await fleet.gone(failed.childPid);
     expect(pidOf(await get({ port }))).toBe(first.pid);
-    expect(fleet.all({ event: 'draining' })).toEqual([]);
+    // The old generation never drained; the failed one was told to stop
+    // (SIGTERM) and drained what it had accepted before it was killed.
+    expect(fleet.all({ event: 'draining', pid: first.pid })).toEqual([]);
+    expect(fleet.all({ event: 'draining', pid: failed.childPid })).toHaveLength(1);
   });
 });
