@@ -107,10 +107,21 @@ export type ServerDrainerEvents = {
 
 type Kind = 'http1' | 'http2' | 'net';
 
-/** An HTTP/1 connection: its responses in flight and when it became idle. */
+/**
+ * An HTTP/1 connection: how many responses are in flight, the latest one (with
+ * pipelining, the one Node sends last: a `Connection: close` there closes the
+ * connection after all the others), and when it became idle.
+ */
 interface Http1Connection extends IdleConnection {
-  readonly responses: Set<http.ServerResponse>;
+  inFlight: number;
+  latest: http.ServerResponse | undefined;
+  readonly drainer: ServerDrainer;
 }
+
+// Which tracked connection a response belongs to, for the one shared 'close' listener.
+const kConnection = Symbol('handover.connection');
+type TrackedResponse = http.ServerResponse & { [kConnection]?: Http1Connection };
+type TrackedSocket = Duplex & { [kConnection]?: Http1Connection };
 
 function swallow(): void {
   // Errors of one socket during a drain (a client reset) must not crash the process.
@@ -326,10 +337,15 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
     const idle: Http1Connection[] = [];
     for (const connection of this.#http1.values()) {
       this.#swallowErrors(connection.socket);
-      for (const res of connection.responses) {
-        if (!res.headersSent) res.setHeader('Connection', 'close');
+      const latest = connection.latest;
+      if (connection.inFlight > 0 && latest !== undefined && !latest.headersSent) latest.setHeader('Connection', 'close');
+      if (connection.inFlight === 0) {
+        // Idleness is not tracked before a drain (it would cost every request):
+        // an idle connection counts as idle from now, which only ever closes
+        // it later than its last response would allow, never sooner.
+        markIdle(connection);
+        idle.push(connection);
       }
-      if (connection.responses.size === 0) idle.push(connection);
     }
     this.#idle.addAll(idle);
     for (const session of this.#sessions) this.#goAway(session);
@@ -419,7 +435,8 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
   }
 
   #openHttp1(socket: Duplex): Http1Connection {
-    const connection: Http1Connection = { socket, responses: new Set(), idleSince: 0, bytesReadAtIdle: 0 };
+    const connection: Http1Connection = { socket, inFlight: 0, latest: undefined, idleSince: 0, bytesReadAtIdle: 0, drainer: this };
+    (socket as TrackedSocket)[kConnection] = connection;
     markIdle(connection);
     this.#http1.set(socket, connection);
     socket.once('close', () => {
@@ -443,27 +460,38 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
     // HTTP/2 compatibility requests are tracked as streams.
     if (req.httpVersionMajor === 2) return;
     const socket: Duplex = req.socket;
-    let connection = this.#http1.get(socket);
-    if (!connection) {
+    let connection = (socket as TrackedSocket)[kConnection];
+    if (connection === undefined || connection.drainer !== this) {
       // A connection accepted before this drainer existed.
       this.#countConnection(socket);
       connection = this.#openHttp1(socket);
     }
-    const conn = connection;
-    this.#idle?.delete(conn);
-    conn.responses.add(res);
-    const release = this.#requests.track();
-    const end = (): void => {
-      if (!conn.responses.delete(res)) return;
-      if (conn.responses.size === 0) {
-        markIdle(conn);
-        if (this.#draining && !socket.destroyed && this.#http1.get(socket) === conn) this.#idle?.add(conn);
-      }
-      release();
-    };
-    res.once('finish', end);
-    res.once('close', end);
+    if (this.#idle !== undefined) this.#idle.delete(connection);
+    connection.inFlight++;
+    connection.latest = res;
+    this.#requests.add();
+    // This runs for every request: one listener, no closure per request.
+    // 'close' comes once per response, after 'finish' or when the connection
+    // is torn down first.
+    (res as TrackedResponse)[kConnection] = connection;
+    res.on('close', this.#onResponseClose);
     if (this.#draining && !res.headersSent) res.setHeader('Connection', 'close');
+  };
+
+  readonly #onResponseClose = function (this: http.ServerResponse): void {
+    const response = this as TrackedResponse;
+    const connection = response[kConnection];
+    if (connection === undefined) return;
+    response[kConnection] = undefined; // counted once, whatever emits 'close' again
+    connection.inFlight--;
+    if (connection.latest === this) connection.latest = undefined;
+    const drainer = connection.drainer;
+    // Idleness only matters once draining: outside a drain this costs nothing.
+    if (connection.inFlight === 0 && drainer.#draining) {
+      markIdle(connection);
+      if (!connection.socket.destroyed && drainer.#http1.get(connection.socket) === connection) drainer.#idle?.add(connection);
+    }
+    drainer.#requests.done();
   };
 
   readonly #onUpgrade = (req: http.IncomingMessage, socket: Duplex): void => {
@@ -471,6 +499,7 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
     if (connection) {
       // The socket leaves HTTP: no more requests, no idle closing.
       this.#http1.delete(socket);
+      (socket as TrackedSocket)[kConnection] = undefined;
       this.#idle?.delete(connection);
     } else {
       this.#countConnection(socket);
