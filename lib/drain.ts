@@ -412,10 +412,9 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
   #countConnection(socket: Duplex): void {
     if (this.#sockets.has(socket)) return;
     this.#sockets.add(socket);
-    const release = this.#connections.track();
+    this.#connections.add();
     socket.once('close', () => {
-      this.#sockets.delete(socket);
-      release();
+      if (this.#sockets.delete(socket)) this.#connections.done();
     });
     if (this.#draining) this.#swallowErrors(socket);
   }
@@ -437,7 +436,6 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
   #openHttp1(socket: Duplex): Http1Connection {
     const connection: Http1Connection = { socket, inFlight: 0, latest: undefined, idleSince: 0, bytesReadAtIdle: 0, drainer: this };
     (socket as TrackedSocket)[kConnection] = connection;
-    markIdle(connection);
     this.#http1.set(socket, connection);
     socket.once('close', () => {
       if (this.#http1.get(socket) === connection) this.#http1.delete(socket);
@@ -445,6 +443,7 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
     });
     if (this.#draining) {
       this.#swallowErrors(socket);
+      markIdle(connection);
       this.#idle?.add(connection);
     }
     return connection;
