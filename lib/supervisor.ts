@@ -218,15 +218,13 @@ export class Supervisor extends EventEmitter {
     if (this.#opened.listeners.length === 0) this.#log('no listeners: the generations get no LISTEN_FDS');
 
     if (o.ready === 'notify') {
-      const path = notifyAddress();
-      try {
-        this.#notify = new NotifyListener(path);
-      } catch (err) {
-        if (process.platform !== 'linux') {
-          throw new HandoverError('ERR_NOT_SUPPORTED', `readiness over NOTIFY_SOCKET needs sender credentials, which ${process.platform} does not give: use ready: 'exec' (--ready exec)`, { cause: err });
-        }
-        throw err;
+      // The supervisor accepts READY=1 from a generation or its descendants
+      // (systemd-notify), which needs the kernel to name every sender.
+      if (process.platform !== 'linux') {
+        throw new HandoverError('ERR_NOT_SUPPORTED', `readiness over NOTIFY_SOCKET needs sender credentials, which ${process.platform} does not give: use ready: 'exec' (--ready exec)`);
       }
+      const path = notifyAddress();
+      this.#notify = new NotifyListener(path);
       this.#notify.on('message', (message: NotifyMessage) => this.#onNotify(message));
     }
     if (o.pidFile) {

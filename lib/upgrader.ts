@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import * as dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmdirSync } from 'node:fs';
 import * as net from 'node:net';
 import { constants as osConstants, tmpdir } from 'node:os';
-import { isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { addressKey, checkFdName, parseListenArgs, resolveHost, type BoundAddress, type ListenSpec } from './address';
 import { native } from './binding';
 import { captureEntryPoint, entryPointWarning, nextArgv, type EntryPoint } from './entry-point';
@@ -387,7 +387,7 @@ export class Upgrader extends EventEmitter {
       throw err;
     } finally {
       listener.close();
-      if (!notifyPath.startsWith('@')) unlinkQuietly(notifyPath);
+      removeNotifyAddress(notifyPath);
     }
   }
 
@@ -673,12 +673,24 @@ function listenError(errno: number, syscall: string, address: BoundAddress, note
     : addressError(errno, syscall, address.address, address.port, note);
 }
 
-// Linux: an abstract socket, nothing on disk to clean up; elsewhere a path in
-// the temporary directory. Either way named after our pid.
+// Linux: an abstract socket, nothing on disk to clean up, whose senders the
+// kernel names. Elsewhere (macOS attaches no sender credentials to datagrams)
+// a socket in a fresh 0700 directory, so only this user's processes can send.
 function notifyAddress(): string {
   const id = `handover/${process.pid}/${randomBytes(8).toString('hex')}`;
   if (process.platform === 'linux') return `@${id}`;
-  return resolve(tmpdir(), id.replace(/\//g, '-') + '.sock');
+  const dir = mkdtempSync(join(tmpdir(), `handover-${process.pid}-`));
+  return join(dir, 'notify.sock');
+}
+
+function removeNotifyAddress(address: string): void {
+  if (address.startsWith('@')) return;
+  unlinkQuietly(address);
+  try {
+    rmdirSync(dirname(address));
+  } catch {
+    // gone already
+  }
 }
 
 function isPrivateNotifyAddress(address: string, pid: number): boolean {

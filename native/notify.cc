@@ -189,11 +189,14 @@ class NotifySocket : public Napi::ObjectWrap<NotifySocket> {
     int fd = DatagramSocket();
     if (fd < 0) ThrowErrno(env, errno, "socket");
     int r = EnableSenderCredentials(fd);
+    // Where the platform attaches no credentials (macOS), every message comes
+    // with pid -1; the caller then relies on the socket's private directory.
+    if (r == -ENOTSUP) r = 0;
     if (r == 0 && bind(fd, reinterpret_cast<sockaddr*>(&addr), len) < 0) r = -errno;
     if (r == 0) r = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ? -errno : 0;
     if (r != 0) {
       close(fd);
-      ThrowErrno(env, -r, r == -ENOTSUP ? "setsockopt" : "bind");
+      ThrowErrno(env, -r, "bind");
     }
     receiver_ = new Receiver(env, fd, callback);
     r = receiver_->Start();

@@ -5,7 +5,8 @@
 namespace handover {
 
 // macOS attaches no sender credentials to datagrams (LOCAL_PEERPID needs a
-// connected stream): the upper layer uses an inherited pipe instead.
+// connected stream): the upper layer binds the socket in a private 0700
+// directory instead, and every message reports pid -1.
 int EnableSenderCredentials(int /*fd*/) { return -ENOTSUP; }
 
 size_t SenderCredentialSpace() { return 0; }
