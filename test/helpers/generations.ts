@@ -9,7 +9,7 @@
 // grandchild) inherits it, and /proc/PID/environ finds them all, tracked or not.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { request } from 'node:http';
 import { Socket } from 'node:net';
@@ -18,6 +18,7 @@ import { createInterface } from 'node:readline';
 import { expect } from 'vitest';
 import { forkExecWithFds, waitPid, type ExitStatus } from '../../lib/index';
 import { makePipe } from './fds';
+import { environHas, procStat, zombieChildren } from './proc';
 
 /** The compiled package: fixtures are plain JavaScript and load dist/ (or HANDOVER_TEST_DIST, to try another build). */
 export const DIST = process.env.HANDOVER_TEST_DIST ?? resolve(__dirname, '../../dist/index.js');
@@ -207,14 +208,14 @@ export class Run {
 
   /** True when pid is a live (non-zombie) process carrying this run's token. */
   owns(pid: number): boolean {
-    return hasToken(pid, this.token);
+    return environHas(pid, TOKEN_VARIABLE, this.token);
   }
 
   /** Live processes carrying the token, tracked or not. */
   scan(): number[] {
     const found: number[] = [];
     for (const name of readdirSync('/proc')) {
-      if (/^\d+$/.test(name) && hasToken(Number(name), this.token)) found.push(Number(name));
+      if (/^\d+$/.test(name) && environHas(Number(name), TOKEN_VARIABLE, this.token)) found.push(Number(name));
     }
     return found;
   }
@@ -224,7 +225,7 @@ export class Run {
     runs.delete(this);
     const all = new Set([...this.pids, ...this.scan()]);
     for (const pid of all) {
-      if (!hasToken(pid, this.token)) continue;
+      if (!environHas(pid, TOKEN_VARIABLE, this.token)) continue;
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
@@ -240,7 +241,7 @@ export class Run {
       const stat = procState(pid);
       if (stat === null) return false;
       if (stat.state === 'Z') return stat.ppid !== 1;
-      return hasToken(pid, this.token);
+      return environHas(pid, TOKEN_VARIABLE, this.token);
     });
     await expect.poll(() => [...new Set([...left(), ...this.scan()])], { timeout: 10_000, interval: 10 }).toEqual([]);
   }
@@ -259,38 +260,15 @@ export async function cleanupRuns(): Promise<void> {
   if (errors.length > 0) throw errors[0];
 }
 
-function hasToken(pid: number, token: string): boolean {
-  let environ: string;
-  try {
-    environ = readFileSync(`/proc/${pid}/environ`, 'latin1');
-  } catch {
-    return false;
-  }
-  return environ.includes(`${TOKEN_VARIABLE}=${token}\0`);
-}
 
 /** State of pid from /proc/PID/stat, or null when there is no such process. */
 export function procState(pid: number): { state: string; ppid: number } | null {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return null;
-  }
-  const [state, ppid] = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state, ppid: Number(ppid) };
+  const stat = procStat(pid);
+  return stat === null ? null : { state: stat.state, ppid: stat.ppid };
 }
 
 /** Zombies whose parent is `parent`. */
-export function zombiesOf(parent: number): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const s = procState(Number(name));
-    if (s && s.ppid === parent && s.state === 'Z') out.push(Number(name));
-  }
-  return out;
-}
+export const zombiesOf = zombieChildren;
 
 /** A fresh directory under test/.tmp-upgrader (gitignored), removed by {@link removeScratch}. */
 export function scratchDir(prefix: string): string {

@@ -11,14 +11,14 @@
 // generation, lets cleanup find each one in /proc even if no event named it.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { expect } from 'vitest';
 import { fixtureBinary } from './compile';
-import { procStat } from './proc';
+import { environHas, procStat } from './proc';
 
 /** The compiled package: fixtures and examples are plain JavaScript and load dist/. */
 export const DIST = resolve(__dirname, '../../dist/index.js');
@@ -191,7 +191,7 @@ export class Fleet {
 
   /** True when pid is a live (non-zombie) process carrying this run's token. */
   owns(pid: number): boolean {
-    return hasToken(pid, this.token);
+    return environHas(pid, TOKEN_VARIABLE, this.token);
   }
 
   /** Resolves once pid has exited and was reaped (no process, no zombie). */
@@ -231,7 +231,7 @@ export class Fleet {
     const found: number[] = [];
     for (const name of readdirSync('/proc')) {
       const pid = Number(name);
-      if (/^\d+$/.test(name) && pid !== this.#subreaper.pid && hasToken(pid, this.token)) found.push(pid);
+      if (/^\d+$/.test(name) && pid !== this.#subreaper.pid && environHas(pid, TOKEN_VARIABLE, this.token)) found.push(pid);
     }
     return found;
   }
@@ -241,7 +241,7 @@ export class Fleet {
     fleets.delete(this);
     const all = new Set([...this.pids, ...this.scan()]);
     for (const pid of all) {
-      if (!hasToken(pid, this.token)) continue;
+      if (!environHas(pid, TOKEN_VARIABLE, this.token)) continue;
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
@@ -271,15 +271,6 @@ export async function cleanupFleets(): Promise<void> {
   if (errors.length > 0) throw errors[0];
 }
 
-function hasToken(pid: number, token: string): boolean {
-  let environ: string;
-  try {
-    environ = readFileSync(`/proc/${pid}/environ`, 'latin1');
-  } catch {
-    return false;
-  }
-  return environ.includes(`${TOKEN_VARIABLE}=${token}\0`);
-}
 
 // Gone: no such process, or the pid was reused by a process that is not ours.
 // A zombie has an unreadable environ, so it counts as still there.
@@ -287,7 +278,7 @@ function isGone(pid: number, token: string): boolean {
   const stat = procStat(pid);
   if (stat === null) return true;
   if (stat.state === 'Z' || stat.state === 'X') return false;
-  return !hasToken(pid, token);
+  return !environHas(pid, TOKEN_VARIABLE, token);
 }
 
 /** Where to send a request. */

@@ -75,6 +75,17 @@ export function procStat(pid: number | 'self'): ProcStat | null {
   return { pid: Number(text.slice(0, text.indexOf(' '))), state, ppid: Number(ppid), pgid: Number(pgid), sid: Number(sid) };
 }
 
+/** True when `pid`'s environment holds `name=value` (false when it is gone or a zombie). */
+export function environHas(pid: number, name: string, value: string): boolean {
+  let environ: string;
+  try {
+    environ = readFileSync(`/proc/${pid}/environ`, 'latin1');
+  } catch {
+    return false;
+  }
+  return environ.split('\0').includes(`${name}=${value}`);
+}
+
 /** Every process in /proc/[0-9]*, as its stat line says. */
 export function allProcesses(): ProcStat[] {
   const out: ProcStat[] = [];

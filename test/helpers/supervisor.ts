@@ -11,6 +11,7 @@ import { request } from 'node:http';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { expect } from 'vitest';
+import { procStat } from './proc';
 
 export const BIN = resolve(__dirname, '../../bin/handover.js');
 export const APP = resolve(__dirname, '../fixtures/supervised-app.js');
@@ -204,22 +205,12 @@ export async function cleanupSupervisors(): Promise<void> {
 
 /** The state letter of /proc/PID/stat (R, S, Z...), or null. */
 export function procState(pid: number): string | null {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return text.slice(text.lastIndexOf(')') + 2).split(' ')[0];
-  } catch {
-    return null;
-  }
+  return procStat(pid)?.state ?? null;
 }
 
 /** ppid of a process, or null. */
 export function parentOf(pid: number): number | null {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[1]);
-  } catch {
-    return null;
-  }
+  return procStat(pid)?.ppid ?? null;
 }
 
 /** GET http://127.0.0.1:port/path on a fresh connection: status, body and the X-Pid header. */
