@@ -224,10 +224,13 @@ describe('signals and exit status', () => {
   it('Ctrl-C in a terminal reaches the app exactly once, through the supervisor; it drains; exit code 0', async () => {
     // script(1) runs the supervisor on a pseudo-terminal, as its foreground
     // process group; ^C written to the terminal makes the kernel send SIGINT
-    // to that group. The generation runs in a group of its own.
+    // to that group. The generation runs in a group of its own. script(1)
+    // runs the command through $SHELL -c: `exec` makes the supervisor itself
+    // the foreground process whatever the shell (a shell that stayed as the
+    // parent would get the SIGINT too and die of it: script would report 130).
     const mode = modeFile('graceful');
-    const command = [process.execPath, BIN, 'run', '--listen', '127.0.0.1:0', '--', process.execPath, APP].join(' ');
-    const run = new SupervisorRun(['-qfec', command, '/dev/null'], { command: 'script', stdio: ['pipe', 'pipe', 'pipe'], env: { SUPERVISED_MODE_FILE: mode.path } });
+    const command = ['exec', process.execPath, BIN, 'run', '--listen', '127.0.0.1:0', '--', process.execPath, APP].join(' ');
+    const run = new SupervisorRun(['-qfec', command, '/dev/null'], { command: 'script', stdio: ['pipe', 'pipe', 'pipe'], env: { SUPERVISED_MODE_FILE: mode.path, SHELL: '/bin/sh' } });
     const pid = await readyPid(run, 1);
     const start = await run.event({ event: 'start', pid });
     expect(start.pgid).toBe(pid);
