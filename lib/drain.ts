@@ -21,6 +21,9 @@ export const DEFAULT_DRAIN_TIMEOUT = 30_000;
  */
 export const DEFAULT_DRAIN_IDLE_TIMEOUT = 5_000;
 
+/** At most this many batches in a drain ramp (see DrainOptions.ramp). */
+const RAMP_STEPS = 16;
+
 /** Options of {@link ServerDrainer}. */
 export interface ServerDrainerOptions {
   /**
@@ -55,6 +58,18 @@ export interface DrainOptions {
    * "hammer"). Default {@link DEFAULT_DRAIN_TIMEOUT}; `Infinity` never hammers.
    */
   timeout?: number;
+  /**
+   * Milliseconds over which the HTTP/1 keep-alive connections open at the
+   * start of the drain are released, in equal batches, instead of all at
+   * once (Envoy's "gradual" drain strategy). Until its turn comes a
+   * connection is served as before the drain — keep-alive responses, no
+   * idle closing — so the next generation takes the load over gradually
+   * while its code is still cold, and the warm generation serves the rest.
+   * Connections accepted after the drain started, HTTP/2 sessions, upgraded
+   * sockets and plain connections are not ramped. Default 0 (all at once);
+   * the drain `timeout` still applies to ramped connections.
+   */
+  ramp?: number;
 }
 
 /** What a drain did, for a log line. */
@@ -93,7 +108,7 @@ export interface DrainingInfo {
 
 /** The events of {@link ServerDrainer} and their arguments. */
 export type ServerDrainerEvents = {
-  /** The drain started: the listener is closed. */
+  /** The drain started: the listener is closed (with a `ramp`, it closes when the ramp ends). */
   draining: [info: DrainingInfo];
   /** The drain ended (also after a hammer). */
   drained: [result: DrainResult];
@@ -116,6 +131,8 @@ interface Http1Connection extends IdleConnection {
   inFlight: number;
   latest: http.ServerResponse | undefined;
   readonly drainer: ServerDrainer;
+  /** The drain applies to this connection (see DrainOptions.ramp); false outside a drain. */
+  released: boolean;
 }
 
 // Which tracked connection a response belongs to, for the one shared 'close' listener.
@@ -184,6 +201,16 @@ function checkTimeout(name: string, value: unknown, allowInfinity: boolean): num
  * (`onUpgraded`, `onConnectionDrain`, or the matching events) so that the
  * application ends them in its own protocol; each counts until it closes.
  * Errors of single sockets during the drain (a client reset) are swallowed.
+ *
+ * **Ramp.** With `drain({ ramp })` the generation that drains overlaps with
+ * its successor for `ramp` ms instead of handing everything over at once: it
+ * goes on accepting from the shared listening socket until the ramp ends
+ * (a connection accepted meanwhile is drained at once), and it applies the
+ * drain rule to its open HTTP/1 connections in up to 16 equal batches spread
+ * over the ramp, serving the others with keep-alive until their turn. A
+ * freshly started Node process runs its code unoptimised for its first
+ * thousands of requests; the ramp lets the warm generation carry the load
+ * meanwhile. The drain resolves no sooner than the ramp ends.
  */
 export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
   readonly #server: net.Server;
@@ -213,6 +240,7 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
   #drain: Promise<DrainResult> | undefined;
   #hammerNow: (() => void) | undefined;
   #hammerRequested = false;
+  #endRamp: (() => void) | undefined;
 
   /**
    * Starts tracking `server`'s connections and requests. Throws
@@ -307,7 +335,8 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
     if (this.#drain) return this.#drain;
     if (typeof options !== 'object' || options === null) invalidType('options', 'of type object', options);
     const timeout = options.timeout === undefined ? DEFAULT_DRAIN_TIMEOUT : checkTimeout('options.timeout', options.timeout, true);
-    this.#drain = this.#run(timeout);
+    const ramp = options.ramp === undefined ? 0 : checkTimeout('options.ramp', options.ramp, false);
+    this.#drain = this.#run(timeout, ramp);
     return this.#drain;
   }
 
@@ -324,30 +353,38 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
     return drain;
   }
 
-  async #run(timeout: number): Promise<DrainResult> {
+  async #run(timeout: number, ramp: number): Promise<DrainResult> {
     const start = performance.now();
-    this.stopAccepting();
     this.#draining = true;
+    // With a ramp the listener stays open as long: both generations accept
+    // from the shared socket meanwhile (a connection accepted here now is
+    // released at once: it gets `Connection: close`).
+    let acceptTimer: NodeJS.Timeout | undefined;
+    const rampEnded = new Promise<void>((resolve) => {
+      if (ramp === 0 || this.#stopped) {
+        this.stopAccepting();
+        resolve();
+        return;
+      }
+      acceptTimer = setTimeout(() => {
+        this.stopAccepting();
+        resolve();
+      }, ramp).unref();
+      this.#endRamp = () => {
+        clearTimeout(acceptTimer);
+        this.stopAccepting();
+        resolve();
+      };
+    });
     this.#idle = new IdleQueue(this.#idleBound(), (connection) => this.#closeIdle(connection));
     const connectionsAtStart = this.#connections.count;
     const requestsAtStart = this.#requests.count;
     this.#emitSafely('draining', { connections: connectionsAtStart, requests: requestsAtStart });
 
     for (const socket of this.#sockets) this.#swallowErrors(socket);
-    const idle: Http1Connection[] = [];
-    for (const connection of this.#http1.values()) {
-      this.#swallowErrors(connection.socket);
-      const latest = connection.latest;
-      if (connection.inFlight > 0 && latest !== undefined && !latest.headersSent) latest.setHeader('Connection', 'close');
-      if (connection.inFlight === 0) {
-        // Idleness is not tracked before a drain (it would cost every request):
-        // an idle connection counts as idle from now, which only ever closes
-        // it later than its last response would allow, never sooner.
-        markIdle(connection);
-        idle.push(connection);
-      }
-    }
-    this.#idle.addAll(idle);
+    const open = [...this.#http1.values()];
+    for (const connection of open) this.#swallowErrors(connection.socket);
+    const stopRamp = ramp > 0 && open.length > 1 ? this.#rampRelease(open, ramp) : (this.#release(open), undefined);
     for (const session of this.#sessions) this.#goAway(session);
     for (const stream of this.#streams) this.#swallowErrors(stream);
     for (const [socket, req] of this.#upgraded) this.#tellUpgraded(socket, req);
@@ -361,8 +398,10 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
       timer = setTimeout(resolve, Math.min(timeout, 0x7fffffff), 'timeout' as const);
       timer.unref();
     });
-    const outcome = await Promise.race([this.#settled(), deadline]);
+    const outcome = await Promise.race([rampEnded.then(() => this.#settled()), deadline]);
     if (timer) clearTimeout(timer);
+    stopRamp?.();
+    this.#endRamp?.();
     let hammered = 0;
     if (outcome === 'timeout') {
       hammered = this.#hammer();
@@ -377,6 +416,41 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
     };
     this.#emitSafely('drained', result);
     return result;
+  }
+
+  /** Applies the drain rule to `connections` from now on. */
+  #release(connections: Http1Connection[]): void {
+    const idle: Http1Connection[] = [];
+    for (const connection of connections) {
+      if (connection.released || connection.socket.destroyed || this.#http1.get(connection.socket) !== connection) continue;
+      connection.released = true;
+      const latest = connection.latest;
+      if (connection.inFlight > 0 && latest !== undefined && !latest.headersSent) latest.setHeader('Connection', 'close');
+      if (connection.inFlight === 0) {
+        // Idleness is not tracked before a drain (it would cost every request):
+        // an idle connection counts as idle from now, which only ever closes
+        // it later than its last response would allow, never sooner.
+        markIdle(connection);
+        idle.push(connection);
+      }
+    }
+    this.#idle?.addAll(idle);
+  }
+
+  /** Releases `connections` in equal batches over `ramp` ms; returns a function that cancels the rest. */
+  #rampRelease(connections: Http1Connection[], ramp: number): () => void {
+    const steps = Math.min(connections.length, RAMP_STEPS);
+    let step = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const next = (): void => {
+      step++;
+      const from = Math.ceil((connections.length * (step - 1)) / steps);
+      const to = Math.ceil((connections.length * step) / steps);
+      this.#release(connections.slice(from, to));
+      if (step < steps) timer = setTimeout(next, ramp / steps).unref();
+    };
+    timer = setTimeout(next, ramp / steps).unref();
+    return () => clearTimeout(timer);
   }
 
   /** Resolves when nothing is left; each await is an event, never a poll. */
@@ -434,7 +508,7 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
   }
 
   #openHttp1(socket: Duplex): Http1Connection {
-    const connection: Http1Connection = { socket, inFlight: 0, latest: undefined, idleSince: 0, bytesReadAtIdle: 0, drainer: this };
+    const connection: Http1Connection = { socket, inFlight: 0, latest: undefined, idleSince: 0, bytesReadAtIdle: 0, drainer: this, released: this.#draining };
     (socket as TrackedSocket)[kConnection] = connection;
     this.#http1.set(socket, connection);
     socket.once('close', () => {
@@ -474,7 +548,7 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
     // is torn down first.
     (res as TrackedResponse)[kConnection] = connection;
     res.on('close', this.#onResponseClose);
-    if (this.#draining && !res.headersSent) res.setHeader('Connection', 'close');
+    if (connection.released && !res.headersSent) res.setHeader('Connection', 'close');
   };
 
   readonly #onResponseClose = function (this: http.ServerResponse): void {
@@ -486,7 +560,7 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
     if (connection.latest === this) connection.latest = undefined;
     const drainer = connection.drainer;
     // Idleness only matters once draining: outside a drain this costs nothing.
-    if (connection.inFlight === 0 && drainer.#draining) {
+    if (connection.inFlight === 0 && connection.released) {
       markIdle(connection);
       if (!connection.socket.destroyed && drainer.#http1.get(connection.socket) === connection) drainer.#idle?.add(connection);
     }

@@ -10,6 +10,8 @@ import { Upgrader } from './upgrader';
 /** Signals that start an upgrade (tableflip, endless and nginx use these). */
 export const DEFAULT_UPGRADE_SIGNALS: readonly NodeJS.Signals[] = Object.freeze(['SIGHUP', 'SIGUSR2']);
 /** Signals that drain and exit without a successor. */
+/** Default `drainRamp` of {@link GracefulServer}: no overlap, the new generation takes over at once. */
+export const DEFAULT_DRAIN_RAMP = 0;
 export const DEFAULT_SHUTDOWN_SIGNALS: readonly NodeJS.Signals[] = Object.freeze(['SIGTERM', 'SIGINT']);
 
 /** Options of {@link GracefulServer} (and {@link listenAndServe}). */
@@ -22,6 +24,14 @@ export interface GracefulServerOptions {
   shutdownSignals?: NodeJS.Signals[] | false;
   /** ms before remaining connections are destroyed. Default {@link DEFAULT_DRAIN_TIMEOUT}. */
   drainTimeout?: number;
+  /**
+   * After an upgrade, ms during which both generations serve: the old one
+   * goes on accepting and releases its keep-alive connections in batches
+   * (ServerDrainer's `ramp`), so the new generation takes the load over
+   * while its code warms up. Default {@link DEFAULT_DRAIN_RAMP} (0: the new
+   * generation gets every new connection at once). Not used by shutdown().
+   */
+  drainRamp?: number;
   /** ms for the new generation to become ready. Default 60 000. */
   upgradeTimeout?: number;
   /** On shutdown, keep serving this many ms first so load balancers notice (default 0). */
@@ -78,6 +88,7 @@ export class GracefulServer extends EventEmitter {
   readonly server: net.Server;
   readonly upgrader: Upgrader;
   readonly drainTimeout: number;
+  readonly drainRamp: number;
   readonly shutdownDelay: number;
   #drainer: ServerDrainer;
   #phase: Phase = 'idle';
@@ -99,6 +110,7 @@ export class GracefulServer extends EventEmitter {
     const shutdownSignals = checkSignals('options.shutdownSignals', options.shutdownSignals, DEFAULT_SHUTDOWN_SIGNALS);
     this.drainTimeout = checkMs('options.drainTimeout', options.drainTimeout, DEFAULT_DRAIN_TIMEOUT);
     this.shutdownDelay = checkMs('options.shutdownDelay', options.shutdownDelay, 0, true);
+    this.drainRamp = checkMs('options.drainRamp', options.drainRamp, DEFAULT_DRAIN_RAMP, true);
     this.#autoReady = options.autoReady ?? true;
     this.#exit = options.exit ?? true;
     this.server = server;
@@ -226,12 +238,13 @@ export class GracefulServer extends EventEmitter {
 
   #retire(): void {
     if (this.#drained) return;
-    this.#drained = this.#drain();
+    // A successor serves: overlap with it for drainRamp.
+    this.#drained = this.#drain(this.drainRamp);
   }
 
-  async #drain(): Promise<DrainResult> {
+  async #drain(ramp = 0): Promise<DrainResult> {
     this.#phase = 'draining';
-    const result = await this.#drainer.drain({ timeout: this.drainTimeout });
+    const result = await this.#drainer.drain({ timeout: this.drainTimeout, ramp });
     this.#phase = 'closed';
     this.#unsubscribeSignals();
     registry.delete(this);

@@ -1,0 +1,40 @@
+// GracefulServer's drainRamp across real upgrades: both generations serve
+// during the ramp, the clients see no error, and the old one exits after it.
+import { afterEach, expect, it } from 'vitest';
+import { cleanupFleets, Fleet } from './helpers/graceful';
+import { LoadClient } from './helpers/load-client';
+
+afterEach(cleanupFleets);
+
+const ZERO_ERRORS = { connect: 0, read: 0, reset: 0, status: 0, timeout: 0, parse: 0 };
+const RAMP = 800;
+
+for (const keepAlive of [true, false]) {
+  it(`drainRamp ${RAMP}: the old generation goes on serving beside the new one for the ramp, then exits; zero errors (${keepAlive ? 'keep-alive' : 'Connection: close'})`, async () => {
+    const fleet = new Fleet({ config: { kind: 'http', options: { drainRamp: RAMP } } });
+    const first = await fleet.next({ event: 'ready' });
+    const load = new LoadClient({ port: first.port as number, connections: 8, keepAlive }).start();
+    try {
+      let current = first;
+      await expect.poll(() => load.served(String(current.pid)), { timeout: 10_000, interval: 5 }).toBeGreaterThan(50);
+      for (let round = 0; round < 2; round++) {
+        const { ready } = await fleet.upgrade(current);
+        // Once the new generation serves, the old one still does: the overlap.
+        await expect.poll(() => load.served(String(ready.pid)), { timeout: 10_000, interval: 5 }).toBeGreaterThan(20);
+        const oldServed = load.served(String(current.pid));
+        await expect.poll(() => load.served(String(current.pid)), { timeout: 10_000, interval: 5 }).toBeGreaterThan(oldServed + 20);
+        expect(fleet.all({ event: 'drained', pid: current.pid })).toEqual([]);
+        const drained = await fleet.retired(current, ready);
+        expect(drained.durationMs).toBeGreaterThanOrEqual(RAMP - 5);
+        expect(drained.hammered).toBe(0);
+        current = ready;
+      }
+      await expect.poll(() => load.served(String(current.pid)), { timeout: 10_000, interval: 5 }).toBeGreaterThan(50);
+      const stats = await load.stop();
+      expect(stats.errors, stats.samples.join('\n')).toEqual(ZERO_ERRORS);
+      expect(Object.keys(stats.byBody).sort()).toEqual(fleet.all({ event: 'ready' }).map((e) => String(e.pid)).sort());
+    } finally {
+      await load.stop();
+    }
+  });
+}
