@@ -4,10 +4,18 @@
 //   plain http.Server, no restarts (the baseline)
 //   GracefulServer, no restarts
 //   GracefulServer, 8 upgrades in 15 s
+//   GracefulServer with drainRamp 1500, 8 upgrades in 15 s
 //   supervisor, 8 reloads in 15 s (`handover run` with SIGHUP to the supervisor)
 // Prints errors by kind, requests/s and p99 latency per row.
-// Options: --seconds N (default 15), --upgrades N (default 8), --json,
-// --verbose (the supervisor's log on stderr)
+// The rows of a pass run one after the other, and the pass is repeated
+// --rounds times, interleaved, so that a slow minute of a shared machine hits
+// every row alike: a row's req/s and p99 are its medians over the rounds, its
+// errors the sum, and "vs baseline" the median of its per-round ratios to the
+// baseline run in the same round.
+// Options: --seconds N (default 15), --upgrades N (default 8), --rounds N
+// (default 3), --ramp MS (default 1500), --rows 1,3 (only these rows, by
+// number, besides the baseline), --passes keep-alive|close (default both),
+// --json, --verbose (the supervisor's log on stderr)
 const { spawn } = require('node:child_process');
 const { createInterface } = require('node:readline');
 const { join } = require('node:path');
@@ -20,6 +28,8 @@ const opt = (name, fallback) => {
 };
 const SECONDS = opt('seconds', 15);
 const UPGRADES = opt('upgrades', 8);
+const ROUNDS = opt('rounds', 3);
+const RAMP = opt('ramp', 1500);
 const JSON_OUT = argv.includes('--json');
 
 const started = new Set();
@@ -35,10 +45,13 @@ process.on('exit', () => {
  * Starts a server script (under `handover run` when `supervised`); `ready()`
  * resolves with each generation's ready event in turn.
  */
-function startServer(script, supervised = false) {
+function startServer(script, supervised = false, env = {}) {
   const app = join(__dirname, 'servers', script);
   const args = supervised ? [join(__dirname, '..', 'bin', 'handover.js'), 'run', '--listen', '127.0.0.1:0', '--', process.execPath, app] : [app];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', supervised && !argv.includes('--verbose') ? 'ignore' : 'inherit'] });
+  const child = spawn(process.execPath, args, {
+    stdio: ['ignore', 'pipe', supervised && !argv.includes('--verbose') ? 'ignore' : 'inherit'],
+    env: { ...process.env, ...env },
+  });
   if (supervised) started.add(child.pid);
   const events = [];
   let waiters = [];
@@ -82,8 +95,8 @@ async function stop(pid) {
   }
 }
 
-async function row(label, script, upgrades, keepAlive, supervised = false) {
-  const server = startServer(script, supervised);
+async function row({ label, script, upgrades, supervised = false, env }, keepAlive) {
+  const server = startServer(script, supervised, env);
   const first = await server.readyAfter(0);
   const url = `http://127.0.0.1:${first.port}/`;
   const load = runWrk({ url, seconds: SECONDS, keepAlive });
@@ -104,34 +117,70 @@ async function row(label, script, upgrades, keepAlive, supervised = false) {
   return { label, keepAlive, upgrades, ...result, readyMs: times.length ? Math.round(times.reduce((a, b) => a + b) / times.length) : null };
 }
 
+const ALL_ROWS = [
+  { label: 'plain http.Server, no restarts', script: 'plain.js', upgrades: 0 },
+  { label: 'GracefulServer, no restarts', script: 'graceful.js', upgrades: 0 },
+  { label: `GracefulServer, ${UPGRADES} upgrades`, script: 'graceful.js', upgrades: UPGRADES },
+  { label: `GracefulServer drainRamp ${RAMP}, ${UPGRADES} upgrades`, script: 'graceful.js', upgrades: UPGRADES, env: { DRAIN_RAMP: String(RAMP) } },
+  { label: `supervisor, ${UPGRADES} reloads`, script: 'supervised.js', upgrades: UPGRADES, supervised: true },
+];
+const only = argv.includes('--rows') ? argv[argv.indexOf('--rows') + 1].split(',').map(Number) : null;
+const ROWS = ALL_ROWS.filter((_, i) => i === 0 || only === null || only.includes(i));
+const passArg = argv.includes('--passes') ? argv[argv.indexOf('--passes') + 1] : 'both';
+const PASSES = passArg === 'keep-alive' ? [true] : passArg === 'close' ? [false] : [true, false];
+
+function median(values) {
+  const v = values.filter((x) => typeof x === 'number').sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+}
+
+/** One row of the table from its runs (one per round) and the baseline's runs of the same rounds. */
+function summarize(spec, keepAlive, runs, baseRuns) {
+  const errors = { connect: 0, read: 0, write: 0, timeout: 0, non2xx: 0 };
+  for (const r of runs) for (const k of Object.keys(errors)) errors[k] += r.errors[k];
+  return {
+    label: spec.label,
+    keepAlive,
+    upgrades: spec.upgrades,
+    rounds: runs.length,
+    requests: runs.reduce((a, r) => a + r.requests, 0),
+    errors,
+    rps: median(runs.map((r) => r.rps)),
+    rpsByRound: runs.map((r) => Math.round(r.rps)),
+    vsBaseline: median(runs.map((r, i) => r.rps / baseRuns[i].rps)),
+    p99: median(runs.map((r) => r.p99)),
+    readyMs: median(runs.map((r) => r.readyMs)),
+  };
+}
+
 let t0 = Date.now();
 (async () => {
   const rows = [];
-  for (const keepAlive of [true, false]) {
-    for (const [label, script, upgrades, supervised] of [
-      ['plain http.Server, no restarts', 'plain.js', 0],
-      ['GracefulServer, no restarts', 'graceful.js', 0],
-      [`GracefulServer, ${UPGRADES} upgrades`, 'graceful.js', UPGRADES],
-      [`supervisor, ${UPGRADES} reloads`, 'supervised.js', UPGRADES, true],
-    ]) {
-      t0 = Date.now();
-      rows.push(await row(label, script, upgrades, keepAlive, supervised));
+  for (const keepAlive of PASSES) {
+    const runs = ROWS.map(() => []);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [i, spec] of ROWS.entries()) {
+        t0 = Date.now();
+        runs[i].push(await row(spec, keepAlive));
+      }
     }
+    for (const [i, spec] of ROWS.entries()) rows.push(summarize(spec, keepAlive, runs[i], runs[0]));
   }
   if (JSON_OUT) {
-    console.log(JSON.stringify(rows.map(({ raw, ...r }) => r), null, 2));
+    console.log(JSON.stringify(rows, null, 2));
     return;
   }
-  console.log(`wrk -t2 -c32 -d${SECONDS}s, hello world, 127.0.0.1; node ${process.version}`);
-  console.log('| pass | server | requests | errors (connect/read/write/timeout/non-2xx) | req/s | vs baseline | p99 ms | upgrade→ready ms |');
+  console.log(`wrk -t2 -c32 -d${SECONDS}s, hello world, 127.0.0.1; ${ROUNDS} interleaved rounds (medians); node ${process.version}`);
+  console.log('| pass | server | requests (all rounds) | errors (connect/read/write/timeout/non-2xx) | req/s | vs baseline | p99 ms | upgrade→ready ms |');
   console.log('|---|---|---:|---|---:|---:|---:|---:|');
   for (const r of rows) {
-    const base = rows.find((b) => b.keepAlive === r.keepAlive && b.upgrades === 0);
     const e = r.errors;
     console.log(
-      `| ${r.keepAlive ? 'keep-alive' : 'Connection: close'} | ${r.label} | ${r.requests} | ${e.connect + e.read + e.write + e.timeout + e.non2xx} (${e.connect}/${e.read}/${e.write}/${e.timeout}/${e.non2xx}) | ${Math.round(r.rps)} | ${((100 * r.rps) / base.rps).toFixed(1)}% | ${r.p99?.toFixed(2)} | ${r.readyMs ?? '-'} |`,
+      `| ${r.keepAlive ? 'keep-alive' : 'Connection: close'} | ${r.label} | ${r.requests} | ${e.connect + e.read + e.write + e.timeout + e.non2xx} (${e.connect}/${e.read}/${e.write}/${e.timeout}/${e.non2xx}) | ${Math.round(r.rps)} | ${(100 * r.vsBaseline).toFixed(1)}% | ${r.p99?.toFixed(2)} | ${r.readyMs === null ? '-' : Math.round(r.readyMs)} |`,
     );
   }
+  console.log(`\nreq/s by round: ${rows.map((r) => `${r.keepAlive ? 'ka' : 'close'} ${r.label}: ${r.rpsByRound.join(', ')}`).join('; ')}`);
 })().catch((err) => {
   console.error(err);
   process.exitCode = 1;

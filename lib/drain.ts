@@ -137,8 +137,10 @@ interface Http1Connection extends IdleConnection {
 
 // Which tracked connection a response belongs to, for the one shared 'close' listener.
 const kConnection = Symbol('handover.connection');
+// Which drainer's shared 'close' listener a socket has.
+const kDrainer = Symbol('handover.drainer');
 type TrackedResponse = http.ServerResponse & { [kConnection]?: Http1Connection };
-type TrackedSocket = Duplex & { [kConnection]?: Http1Connection };
+type TrackedSocket = Duplex & { [kConnection]?: Http1Connection; [kDrainer]?: ServerDrainer };
 
 function swallow(): void {
   // Errors of one socket during a drain (a client reset) must not crash the process.
@@ -487,10 +489,35 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
     if (this.#sockets.has(socket)) return;
     this.#sockets.add(socket);
     this.#connections.add();
-    socket.once('close', () => {
-      if (this.#sockets.delete(socket)) this.#connections.done();
-    });
+    this.#listenClose(socket);
     if (this.#draining) this.#swallowErrors(socket);
+  }
+
+  // One listener shared by every socket (no closure per connection): it
+  // forgets the socket in #sockets and #http1, whichever it is in.
+  #listenClose(socket: TrackedSocket): void {
+    const owner = socket[kDrainer];
+    if (owner === this) return;
+    if (owner === undefined) {
+      socket[kDrainer] = this;
+      socket.on('close', this.#onSocketClose);
+      return;
+    }
+    // The same socket emitted to the servers of two drainers: its own listener.
+    socket.once('close', () => this.#forgetSocket(socket));
+  }
+
+  readonly #onSocketClose = function (this: TrackedSocket): void {
+    const drainer = this[kDrainer];
+    if (drainer !== undefined) drainer.#forgetSocket(this);
+  };
+
+  #forgetSocket(socket: TrackedSocket): void {
+    if (this.#sockets.delete(socket)) this.#connections.done();
+    const connection = socket[kConnection];
+    if (connection === undefined || connection.drainer !== this) return;
+    if (this.#http1.get(socket) === connection) this.#http1.delete(socket);
+    this.#idle?.delete(connection);
   }
 
   #onConnection(socket: Duplex, isApplicationSocket: boolean): void {
@@ -511,10 +538,7 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
     const connection: Http1Connection = { socket, inFlight: 0, latest: undefined, idleSince: 0, bytesReadAtIdle: 0, drainer: this, released: this.#draining };
     (socket as TrackedSocket)[kConnection] = connection;
     this.#http1.set(socket, connection);
-    socket.once('close', () => {
-      if (this.#http1.get(socket) === connection) this.#http1.delete(socket);
-      this.#idle?.delete(connection);
-    });
+    this.#listenClose(socket);
     if (this.#draining) {
       this.#swallowErrors(socket);
       markIdle(connection);

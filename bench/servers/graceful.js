@@ -1,9 +1,10 @@
 'use strict';
-// The same handler served by handover's GracefulServer.
+// The same handler served by handover's GracefulServer (DRAIN_RAMP=ms sets
+// its drainRamp).
 const { listenAndServe } = require('../..');
 const hello = require('./hello');
 
-listenAndServe(`127.0.0.1:${process.env.PORT || 0}`, hello, { drainTimeout: 30_000 }).then((gs) => {
+listenAndServe(`127.0.0.1:${process.env.PORT || 0}`, hello, { drainTimeout: 30_000, drainRamp: Number(process.env.DRAIN_RAMP || 0) }).then((gs) => {
   gs.upgrader.on('ready', () => {
     process.stdout.write(JSON.stringify({ event: 'ready', pid: process.pid, port: gs.server.address().port }) + '\n');
   });
