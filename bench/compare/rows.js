@@ -1,6 +1,6 @@
 'use strict';
 // The rows of `npm run bench:compare`: one hello-world handler (bench/servers/
-// hello.js, mirrored by the Go programs), seven ways to serve and restart it.
+// hello.js, mirrored by the Go programs), eight ways to serve and restart it.
 // A row prepares once (may return a reason to skip), then for each pass starts
 // a server on a given port and returns { restart(), stop() }. restart()
 // resolves with { signalAt, readyAt } (epoch ms): the signal (or command), and
@@ -28,8 +28,8 @@ async function firstReady(server) {
 }
 
 /** A server that replaces itself on `sig` (its new process prints a ready line). */
-async function selfReplacing(command, args, sig, { port, logFile }) {
-  const server = startServer(command, args, { env: { PORT: String(port) }, logFile });
+async function selfReplacing(command, args, sig, { port, logFile }, env = {}) {
+  const server = startServer(command, args, { env: { PORT: String(port), ...env }, logFile });
   const known = new Set();
   let current = (await firstReady(server)).pid;
   known.add(current);
@@ -189,6 +189,13 @@ const ROWS = [
     how: '`node bench/servers/graceful.js` (`listenAndServe`), SIGHUP to the serving process; ready = its new generation\'s ready line',
     restarts: true,
     start: (ctx) => selfReplacing(NODE, [join(SERVERS, 'graceful.js')], 'SIGHUP', ctx),
+  },
+  {
+    id: 'graceful-ramp',
+    label: 'handover GracefulServer, drainRamp 1500',
+    how: 'the same with `drainRamp: 1500` (DRAIN_RAMP=1500): for 1.5 s after each upgrade both generations serve',
+    restarts: true,
+    start: (ctx) => selfReplacing(NODE, [join(SERVERS, 'graceful.js')], 'SIGHUP', ctx, { DRAIN_RAMP: '1500' }),
   },
   {
     id: 'supervisor',

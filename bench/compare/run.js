@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
 // `npm run bench:compare`: one hello-world handler (`/` and /sleep?duration=ms)
-// served and restarted seven ways, each under the same wrk load, in one run:
+// served and restarted eight ways, each under the same wrk load, in one run:
 //
 //   plain Node, never restarted (the baseline)
 //   handover GracefulServer (replaces itself on SIGHUP)
@@ -20,7 +20,7 @@
 //     [--threads 2] [--bucket-ms 500] [--only id,id] [--passes keep-alive,close]
 //     [--pm2-instances 1] [--docs]
 //
-// Row ids: baseline graceful supervisor tableflip grace pm2 naive. Missing
+// Row ids: baseline graceful graceful-ramp supervisor tableflip grace pm2 naive. Missing
 // Go packages are installed with apt-get (as root), pm2 with npm into
 // bench/compare/node_modules; a row that cannot be prepared is skipped and
 // says why. Every process started is killed at the end, also on an error or
