@@ -7,23 +7,12 @@ import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ServerDrainer } from '../lib/drain';
 import { GracefulServer } from '../lib/graceful-server';
-import { RawHttpConnection, closeServer, listenLocal } from './helpers/drain-servers';
+import { RawHttpConnection, TestResources, listenLocal } from './helpers/drain-servers';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-function track<T extends net.Server>(server: T): T {
-  cleanups.push(() => closeServer(server));
-  return server;
-}
-
-async function connect(port: number): Promise<RawHttpConnection> {
-  const connection = await RawHttpConnection.open(port);
-  cleanups.push(() => connection.destroy());
-  return connection;
-}
+const resources = new TestResources();
+afterEach(() => resources.cleanup());
+const track = <T extends net.Server>(server: T): T => resources.server(server);
+const connect = (port: number): Promise<RawHttpConnection> => resources.connect(port);
 
 function okServer(): http.Server {
   return track(http.createServer((_req, res) => res.end('ok')));

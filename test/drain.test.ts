@@ -4,29 +4,24 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_DRAIN_IDLE_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, ServerDrainer, type DrainResult } from '../lib/drain';
-import { RawHttpConnection, closeServer, listenLocal } from './helpers/drain-servers';
+import { RawHttpConnection, TestResources, listenLocal } from './helpers/drain-servers';
 import { makeCertificate, type TestCertificate } from './helpers/drain-tls';
 
 // Every server and client socket a test makes, closed after it whatever happened.
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const resources = new TestResources();
+afterEach(() => resources.cleanup());
 
 function track<T extends net.Server>(server: T): T {
-  cleanups.push(() => closeServer(server));
-  return server;
+  return resources.server(server);
 }
 
-async function connect(port: number): Promise<RawHttpConnection> {
-  const connection = await RawHttpConnection.open(port);
-  cleanups.push(() => connection.destroy());
-  return connection;
+function connect(port: number): Promise<RawHttpConnection> {
+  return resources.connect(port);
 }
 
 function rawSocket(port: number): net.Socket {
   const socket = net.connect(port, '127.0.0.1');
-  cleanups.push(() => socket.destroy());
+  resources.add(() => socket.destroy());
   return socket;
 }
 
@@ -433,7 +428,7 @@ describe('ServerDrainer: plain tls.Server', () => {
     const drainer = new ServerDrainer(server, { onConnectionDrain: (socket) => socket.end('bye') });
     const port = await listenLocal(server);
     const client = tls.connect({ host: '127.0.0.1', port, ca: certificate.cert, servername: 'localhost' });
-    cleanups.push(() => client.destroy());
+    resources.add(() => client.destroy());
     await once(client, 'secureConnect');
     client.write('hi');
     expect(await readUntil(client, 'hi')).toBe('hi');

@@ -116,3 +116,34 @@ export class RawHttpConnection {
     else pending.resolve(response!);
   }
 }
+
+/**
+ * What a test opened — servers, client connections, anything with a clean-up
+ * function — closed in reverse order by `cleanup()` (call it in afterEach),
+ * whatever the test did.
+ */
+export class TestResources {
+  readonly #cleanups: (() => unknown)[] = [];
+
+  /** Runs `fn` at the next cleanup(). */
+  add(fn: () => unknown): void {
+    this.#cleanups.push(fn);
+  }
+
+  /** Closes `server` (and its connections) at the next cleanup(). */
+  server<T extends net.Server>(server: T): T {
+    this.add(() => closeServer(server));
+    return server;
+  }
+
+  /** A RawHttpConnection to 127.0.0.1:port, destroyed at the next cleanup(). */
+  async connect(port: number): Promise<RawHttpConnection> {
+    const connection = await RawHttpConnection.open(port);
+    this.add(() => connection.destroy());
+    return connection;
+  }
+
+  async cleanup(): Promise<void> {
+    for (const fn of this.#cleanups.splice(0).reverse()) await fn();
+  }
+}
