@@ -17,7 +17,7 @@
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
 const { createHash } = require('node:crypto');
-const { existsSync, mkdirSync, readFileSync, rmSync } = require('node:fs');
+const { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } = require('node:fs');
 const { delimiter, dirname, join, relative } = require('node:path');
 
 const ROOT = join(__dirname, '..');
@@ -127,6 +127,10 @@ async function main() {
   if (checked.status !== 0) throw new Error(`no usable prebuild for this machine:\n${checked.stderr}`);
   const addon = join(ROOT, checked.stdout.match(/loads (\S+)/)[1]);
   const digest = sha256(addon);
+  // prebuildify leaves build/Release without the addon; put the same binary
+  // back so that the working tree still loads build/ as after build:native.
+  mkdirSync(join(ROOT, 'build', 'Release'), { recursive: true });
+  copyFileSync(addon, join(ROOT, 'build', 'Release', 'handover.node'));
 
   const results = [];
   for (const major of majors) {
