@@ -6,6 +6,7 @@
 //   GracefulServer, 8 upgrades in 15 s
 //   GracefulServer with drainRamp 1500, 8 upgrades in 15 s
 //   supervisor, 8 reloads in 15 s (`handover run` with SIGHUP to the supervisor)
+//   supervisor with --probation 1500 and an app with drainRamp 1500, 8 reloads
 // Prints errors by kind, requests/s and p99 latency per row.
 // The rows of a pass run one after the other, and the pass is repeated
 // --rounds times, interleaved, so that a slow minute of a shared machine hits
@@ -45,9 +46,9 @@ process.on('exit', () => {
  * Starts a server script (under `handover run` when `supervised`); `ready()`
  * resolves with each generation's ready event in turn.
  */
-function startServer(script, supervised = false, env = {}) {
+function startServer(script, supervised = false, env = {}, supervisorArgs = []) {
   const app = join(__dirname, 'servers', script);
-  const args = supervised ? [join(__dirname, '..', 'bin', 'handover.js'), 'run', '--listen', '127.0.0.1:0', '--', process.execPath, app] : [app];
+  const args = supervised ? [join(__dirname, '..', 'bin', 'handover.js'), 'run', '--listen', '127.0.0.1:0', ...supervisorArgs, '--', process.execPath, app] : [app];
   const child = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', supervised && !argv.includes('--verbose') ? 'ignore' : 'inherit'],
     env: { ...process.env, ...env },
@@ -95,8 +96,8 @@ async function stop(pid) {
   }
 }
 
-async function row({ label, script, upgrades, supervised = false, env }, keepAlive) {
-  const server = startServer(script, supervised, env);
+async function row({ label, script, upgrades, supervised = false, env, supervisorArgs }, keepAlive) {
+  const server = startServer(script, supervised, env, supervisorArgs);
   const first = await server.readyAfter(0);
   const url = `http://127.0.0.1:${first.port}/`;
   const load = runWrk({ url, seconds: SECONDS, keepAlive });
@@ -123,6 +124,14 @@ const ALL_ROWS = [
   { label: `GracefulServer, ${UPGRADES} upgrades`, script: 'graceful.js', upgrades: UPGRADES },
   { label: `GracefulServer drainRamp ${RAMP}, ${UPGRADES} upgrades`, script: 'graceful.js', upgrades: UPGRADES, env: { DRAIN_RAMP: String(RAMP) } },
   { label: `supervisor, ${UPGRADES} reloads`, script: 'supervised.js', upgrades: UPGRADES, supervised: true },
+  {
+    label: `supervisor --probation ${RAMP} + drainRamp ${RAMP}, ${UPGRADES} reloads`,
+    script: 'supervised.js',
+    upgrades: UPGRADES,
+    supervised: true,
+    supervisorArgs: ['--probation', `${RAMP}ms`],
+    env: { DRAIN_RAMP: String(RAMP) },
+  },
 ];
 const only = argv.includes('--rows') ? argv[argv.indexOf('--rows') + 1].split(',').map(Number) : null;
 const ROWS = ALL_ROWS.filter((_, i) => i === 0 || only === null || only.includes(i));

@@ -70,6 +70,14 @@ export interface DrainOptions {
    * the drain `timeout` still applies to ramped connections.
    */
   ramp?: number;
+  /**
+   * Whether the listener stays open during the `ramp` (default true: the
+   * successor and this server both accept meanwhile). false: it closes at
+   * once, as without a ramp, and only the keep-alive connections are
+   * released in batches — for a drain whose successor, if any, holds the
+   * socket already.
+   */
+  acceptDuringRamp?: boolean;
 }
 
 /** What a drain did, for a log line. */
@@ -338,7 +346,10 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
     if (typeof options !== 'object' || options === null) invalidType('options', 'of type object', options);
     const timeout = options.timeout === undefined ? DEFAULT_DRAIN_TIMEOUT : checkTimeout('options.timeout', options.timeout, true);
     const ramp = options.ramp === undefined ? 0 : checkTimeout('options.ramp', options.ramp, false);
-    this.#drain = this.#run(timeout, ramp);
+    if (options.acceptDuringRamp !== undefined && typeof options.acceptDuringRamp !== 'boolean') {
+      invalidType('options.acceptDuringRamp', 'of type boolean', options.acceptDuringRamp);
+    }
+    this.#drain = this.#run(timeout, ramp, options.acceptDuringRamp ?? true);
     return this.#drain;
   }
 
@@ -355,7 +366,7 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
     return drain;
   }
 
-  async #run(timeout: number, ramp: number): Promise<DrainResult> {
+  async #run(timeout: number, ramp: number, acceptDuringRamp: boolean): Promise<DrainResult> {
     const start = performance.now();
     this.#draining = true;
     // With a ramp the listener stays open as long: both generations accept
@@ -363,7 +374,7 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
     // released at once: it gets `Connection: close`).
     let acceptTimer: NodeJS.Timeout | undefined;
     const rampEnded = new Promise<void>((resolve) => {
-      if (ramp === 0 || this.#stopped) {
+      if (ramp === 0 || !acceptDuringRamp || this.#stopped) {
         this.stopAccepting();
         resolve();
         return;

@@ -29,7 +29,9 @@ export interface GracefulServerOptions {
    * goes on accepting and releases its keep-alive connections in batches
    * (ServerDrainer's `ramp`), so the new generation takes the load over
    * while its code warms up. Default {@link DEFAULT_DRAIN_RAMP} (0: the new
-   * generation gets every new connection at once). Not used by shutdown().
+   * generation gets every new connection at once). shutdown() stops
+   * accepting at once and only releases the keep-alive connections over
+   * this time (under the supervisor, its next generation takes them).
    */
   drainRamp?: number;
   /** ms for the new generation to become ready. Default 60 000. */
@@ -192,7 +194,7 @@ export class GracefulServer extends EventEmitter {
     this.upgrader.stop();
     this.#drained = (async () => {
       if (this.shutdownDelay > 0 && phase === 'listening') await this.#shutdownDelay();
-      const result = await this.#drain();
+      const result = await this.#drain(this.drainRamp, false);
       // No successor serves the path any more: remove it, as Node's close() would.
       for (const path of this.#unixPaths) {
         try {
@@ -242,9 +244,9 @@ export class GracefulServer extends EventEmitter {
     this.#drained = this.#drain(this.drainRamp);
   }
 
-  async #drain(ramp = 0): Promise<DrainResult> {
+  async #drain(ramp = 0, acceptDuringRamp = true): Promise<DrainResult> {
     this.#phase = 'draining';
-    const result = await this.#drainer.drain({ timeout: this.drainTimeout, ramp });
+    const result = await this.#drainer.drain({ timeout: this.drainTimeout, ramp, acceptDuringRamp });
     this.#phase = 'closed';
     this.#unsubscribeSignals();
     registry.delete(this);

@@ -99,6 +99,39 @@ describe('ServerDrainer: ramp', () => {
     await expect(RawHttpConnection.open(port)).rejects.toThrow(/ECONNREFUSED/);
   });
 
+  it('acceptDuringRamp: false closes the listener at once and still releases the keep-alive connections in batches', async () => {
+    const server = okServer();
+    const drainer = new ServerDrainer(server);
+    const port = await listenLocal(server);
+    const clients = await Promise.all([0, 1].map(() => connect(port)));
+    for (const client of clients) await client.request();
+    const ramp = 600;
+    const start = performance.now();
+    const drained = drainer.drain({ ramp, acceptDuringRamp: false, timeout: 10_000 });
+    expect(server.listening).toBe(false);
+    await expect(RawHttpConnection.open(port)).rejects.toThrow(/ECONNREFUSED/);
+    // Both are idle: each is released in its batch, then the idle rule
+    // applies; a request in between is answered with keep-alive.
+    const answers = await Promise.all(clients.map((client) => client.request()));
+    expect(answers.map((a) => a.headers.connection)).toEqual(['keep-alive', 'keep-alive']);
+    const closedAt = await Promise.all(
+      clients.map(async (client) => {
+        for (let i = 0; i < 1_000_000; i++) {
+          const response = await client.request();
+          if (response.headers.connection === 'close') break;
+        }
+        await client.closed;
+        return performance.now() - start;
+      }),
+    );
+    closedAt.sort((a, b) => a - b);
+    expect(closedAt[0]).toBeGreaterThanOrEqual(ramp / 2 - 5);
+    expect(closedAt[1]).toBeGreaterThanOrEqual(ramp - 5);
+    expect(await drained).toMatchObject({ hammered: 0, connectionsAtStart: 2 });
+    expect(() => drainer.drain({ acceptDuringRamp: 'no' as never })).not.toThrow(); // the running drain: options ignored
+    expect(() => new ServerDrainer(http.createServer()).drain({ acceptDuringRamp: 'no' as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+  });
+
   it('stopAccepting() during a ramp closes the listener at once; the keep-alive connections still wait for their turn', async () => {
     const server = okServer();
     const drainer = new ServerDrainer(server);

@@ -1,5 +1,6 @@
 // GracefulServer's drainRamp across real upgrades: both generations serve
 // during the ramp, the clients see no error, and the old one exits after it.
+import * as net from 'node:net';
 import { afterEach, expect, it } from 'vitest';
 import { cleanupFleets, Fleet } from './helpers/graceful';
 import { LoadClient } from './helpers/load-client';
@@ -39,3 +40,38 @@ for (const keepAlive of [true, false]) {
     }
   });
 }
+
+/** Resolves with the error code of a fresh connection to port (or 'connected'). */
+function connectOutcome(port: number): Promise<string> {
+  return new Promise((resolveOutcome) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolveOutcome('connected');
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => resolveOutcome(err.code ?? err.message));
+  });
+}
+
+it(`drainRamp ${RAMP} on SIGTERM: new connections are refused at once; the keep-alive connections are served on and released over the ramp; exit 0`, async () => {
+  const fleet = new Fleet({ config: { kind: 'http', options: { drainRamp: RAMP } } });
+  const ready = await fleet.next({ event: 'ready' });
+  const port = ready.port as number;
+  const load = new LoadClient({ port, connections: 8 }).start();
+  try {
+    await expect.poll(() => load.served(String(ready.pid)), { timeout: 10_000, interval: 5 }).toBeGreaterThan(50);
+    fleet.signal(ready.pid, 'SIGTERM');
+    await fleet.next({ event: 'draining', pid: ready.pid });
+    const servedAtDrain = load.served(String(ready.pid));
+    expect(await connectOutcome(port)).toBe('ECONNREFUSED');
+    // No listener, yet the connections not released yet are still served.
+    await expect.poll(() => load.served(String(ready.pid)), { timeout: 10_000, interval: 5 }).toBeGreaterThan(servedAtDrain + 50);
+    expect(fleet.all({ event: 'drained' })).toEqual([]);
+    const drained = await fleet.next({ event: 'drained', pid: ready.pid });
+    expect(drained.durationMs).toBeGreaterThanOrEqual(RAMP - 5);
+    expect(drained.hammered).toBe(0);
+    expect(await fleet.firstExit).toEqual({ code: 0, signal: null });
+  } finally {
+    await load.stop();
+  }
+});

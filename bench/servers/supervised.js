@@ -4,10 +4,12 @@
 // adopts the socket the supervisor passes as fd 3 by its address, says READY=1
 // to the supervisor and drains on SIGTERM. Reloads are the supervisor's job
 // (SIGHUP to it), so the app's own upgrade signals are turned off.
+// DRAIN_RAMP=ms sets drainRamp: on SIGTERM the keep-alive connections are
+// released over that time.
 const { listenAndServe } = require('../..');
 const hello = require('./hello');
 
-listenAndServe(`127.0.0.1:${process.env.PORT || 0}`, hello, { drainTimeout: 30_000, upgradeSignals: false }).then((gs) => {
+listenAndServe(`127.0.0.1:${process.env.PORT || 0}`, hello, { drainTimeout: 30_000, upgradeSignals: false, drainRamp: Number(process.env.DRAIN_RAMP || 0) }).then((gs) => {
   gs.upgrader.on('ready', () => {
     process.stdout.write(JSON.stringify({ event: 'ready', pid: process.pid, port: gs.server.address().port }) + '\n');
   });
