@@ -1,9 +1,9 @@
 // GracefulServer's drainRamp across real upgrades: both generations serve
 // during the ramp, the clients see no error, and the old one exits after it.
-import * as net from 'node:net';
 import { afterEach, expect, it } from 'vitest';
 import { cleanupFleets, Fleet } from './helpers/graceful';
 import { LoadClient } from './helpers/load-client';
+import { connectOutcome } from './helpers/net';
 
 afterEach(cleanupFleets);
 
@@ -38,18 +38,6 @@ for (const keepAlive of [true, false]) {
     } finally {
       await load.stop();
     }
-  });
-}
-
-/** Resolves with the error code of a fresh connection to port (or 'connected'). */
-function connectOutcome(port: number): Promise<string> {
-  return new Promise((resolveOutcome) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolveOutcome('connected');
-    });
-    socket.once('error', (err: NodeJS.ErrnoException) => resolveOutcome(err.code ?? err.message));
   });
 }
 

@@ -2,12 +2,12 @@
 // shuts down, what a second one does, what the application's own handlers
 // still see. Real generations of test/fixtures/graceful-app.js, real signals.
 import { existsSync } from 'node:fs';
-import * as net from 'node:net';
 import { join } from 'node:path';
 import { constants } from 'node:os';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { removeTempDirs, tempDir } from './helpers/children';
 import { cleanupFleets, Fleet, get, pidOf, type AppConfig, type AppEvent } from './helpers/graceful';
+import { connectOutcome } from './helpers/net';
 
 afterEach(cleanupFleets);
 afterAll(() => removeTempDirs());
@@ -24,18 +24,6 @@ function never(port: number, id: string): Promise<string> {
     () => 'answered',
     (err: NodeJS.ErrnoException) => err.code ?? err.message,
   );
-}
-
-/** Resolves with the error code of a fresh connection to port (or 'connected'). */
-function connectOutcome(port: number): Promise<string> {
-  return new Promise((resolveOutcome) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolveOutcome('connected');
-    });
-    socket.once('error', (err: NodeJS.ErrnoException) => resolveOutcome(err.code ?? err.message));
-  });
 }
 
 describe('upgrade signals', () => {

@@ -14,6 +14,7 @@ import { bindSocket } from '../lib/sockets';
 import { removeTempDirs, tempDir } from './helpers/children';
 import { FDINFO_NONBLOCK } from './helpers/proc';
 import { APP, BIN, cleanupSupervisors, get, procState, PY_APP, SH_APP, SupervisorRun } from './helpers/supervisor';
+import { freePort } from './helpers/net';
 
 const listeners: NotifyListener[] = [];
 
@@ -37,15 +38,6 @@ function modeFile(mode: string): string {
   const path = join(tempDir('handover-protocol-'), 'mode');
   writeFileSync(path, mode);
   return path;
-}
-
-/** A free TCP port on 127.0.0.1 (bound, then released) for tools that cannot report theirs. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolveListen) => server.listen(0, '127.0.0.1', resolveListen));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolveClose) => server.close(resolveClose));
-  return port;
 }
 
 describe('systemd (Type=notify / notify-reload)', () => {

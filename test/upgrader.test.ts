@@ -4,7 +4,6 @@
 // exit or with expect.poll. Each test kills and reaps everything it started.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, closeSync, copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type NetConnectOpts } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -12,6 +11,7 @@ import { inspectFd, NotifyListener, sdNotify, type NotifyMessage } from '../lib/
 import { native } from '../lib/binding';
 import { monotonicUsec } from '../lib/sd-notify';
 import { APP, cleanupRuns, httpGet, procState, removeScratch, Run, scratchDir, udpEcho, zombiesOf, type GenEvent } from './helpers/generations';
+import { connectOutcome, freePort } from './helpers/net';
 
 afterEach(async () => {
   await cleanupRuns();
@@ -806,23 +806,3 @@ describe('PID file and systemd', () => {
   });
 });
 
-/** 'connected', or the error code of a connection attempt. */
-function connectOutcome(target: { port: number; host: string } | { path: string }): Promise<string> {
-  return new Promise((resolveOutcome) => {
-    const socket = connect(target as NetConnectOpts);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolveOutcome('connected');
-    });
-    socket.once('error', (err: NodeJS.ErrnoException) => resolveOutcome(err.code ?? err.message));
-  });
-}
-
-/** A TCP port nobody listens on right now (bound to port 0, then closed). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolveListen) => server.listen(0, '127.0.0.1', resolveListen));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolveClose) => server.close(resolveClose));
-  return port;
-}

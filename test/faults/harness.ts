@@ -19,6 +19,7 @@ import { fixtureBinary } from '../helpers/compile';
 import { DIST, procState, Run, scratchDir, type GenEvent } from '../helpers/generations';
 import { ERROR_KINDS, LoadClient, type LoadClientOptions, type LoadErrorKind, type LoadStats } from '../helpers/load-client';
 import { SupervisorRun } from '../helpers/supervisor';
+import { matcher } from '../helpers/match';
 
 /** The fixture every fault test runs. */
 export const FAULT_APP = resolve(__dirname, '../fixtures/fault-app.js');
@@ -85,7 +86,7 @@ export async function upgrade(run: Run, from: GenEvent, timeout?: number): Promi
 
 /** The n-th (0-based) event matching `match` of pid, past or future. */
 export function nth(run: Run, n: number, match: Partial<GenEvent>, timeout?: number): Promise<GenEvent> {
-  const test = (e: GenEvent) => Object.entries(match).every(([k, v]) => e[k] === v);
+  const test = matcher<GenEvent>(match);
   return run.next((e) => test(e) && run.all(test).indexOf(e) === n, timeout);
 }
 

@@ -19,6 +19,7 @@ import { expect } from 'vitest';
 import { forkExecWithFds, waitPid, type ExitStatus } from '../../lib/index';
 import { makePipe } from './fds';
 import { environHas, procStat, zombieChildren } from './proc';
+import { matcher, type Match as MatchOf } from './match';
 
 /** The compiled package: fixtures are plain JavaScript and load dist/ (or HANDOVER_TEST_DIST, to try another build). */
 export const DIST = process.env.HANDOVER_TEST_DIST ?? resolve(__dirname, '../../dist/index.js');
@@ -57,12 +58,7 @@ export interface FixtureConfig {
   closeOnStop?: boolean;
 }
 
-type Match = ((e: GenEvent) => boolean) | Partial<GenEvent>;
-
-function matcher(match: Match): (e: GenEvent) => boolean {
-  if (typeof match === 'function') return match;
-  return (e) => Object.entries(match).every(([k, v]) => e[k] === v);
-}
+type Match = MatchOf<GenEvent>;
 
 const runs = new Set<Run>();
 

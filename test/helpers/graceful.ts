@@ -19,6 +19,7 @@ import { createInterface } from 'node:readline';
 import { expect } from 'vitest';
 import { fixtureBinary } from './compile';
 import { environHas, procStat } from './proc';
+import { matcher, type Match as MatchOf } from './match';
 
 /** The compiled package: fixtures and examples are plain JavaScript and load dist/. */
 export const DIST = resolve(__dirname, '../../dist/index.js');
@@ -60,12 +61,7 @@ export interface FirstExit {
   signal: number | null;
 }
 
-type Match = ((e: AppEvent) => boolean) | Partial<AppEvent>;
-
-function matcher(match: Match): (e: AppEvent) => boolean {
-  if (typeof match === 'function') return match;
-  return (e) => Object.entries(match).every(([k, v]) => e[k] === v);
-}
+type Match = MatchOf<AppEvent>;
 
 const fleets = new Set<Fleet>();
 

@@ -12,6 +12,7 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { expect } from 'vitest';
 import { procStat } from './proc';
+import { matcher } from './match';
 
 export const BIN = resolve(__dirname, '../../bin/handover.js');
 export const APP = resolve(__dirname, '../fixtures/supervised-app.js');
@@ -137,7 +138,7 @@ export class SupervisorRun {
 
   /** The first generation event from index `from` on that has every field of `match`. */
   event(match: Partial<AppEvent>, from = 0): Promise<AppEvent> {
-    return this.#wait(`an event ${JSON.stringify(match)}`, () => this.events.slice(from).find((e) => Object.entries(match).every(([k, v]) => e[k] === v)));
+    return this.#wait(`an event ${JSON.stringify(match)}`, () => this.events.slice(from).find(matcher(match)));
   }
 
   /** The port of the first `listening on HOST:PORT` line. */
