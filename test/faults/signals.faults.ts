@@ -3,7 +3,7 @@
 // supervisor); a SIGHUP storm under load; a new generation frozen by SIGSTOP
 // before it is ready (upgrade timeout: it is killed, the old one serves on).
 import { afterAll, afterEach, expect, it } from 'vitest';
-import { cleanupRuns, procState, removeScratch, type Run } from '../helpers/generations';
+import { cleanupRuns, procState, removeScratch, type GenEvent, type Run } from '../helpers/generations';
 import { cleanupSupervisors, procState as stateOf, type SupervisorRun } from '../helpers/supervisor';
 import { zombieChildren } from '../helpers/proc';
 import { describeLoad, errorTotal, fdCountOf, gone, holders, Load, modeFile, outcome, readyOf, report, servingPid, since, startGraceful, startSupervisor, stopLoads, upgrade, ZERO_ERRORS } from './harness';
@@ -45,13 +45,11 @@ function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-it('GracefulServer: SIGTERM to the old generation while its upgrade runs', async (context) => {
-  const row = report(context, {
-    order: 70,
-    scenario: 'SIGTERM to the old generation during an upgrade (new one still starting)',
-    model: 'GracefulServer',
-    must: "the upgrade is aborted ('upgrade-failed' ERR_STOPPED), the new process killed and reaped (no orphan); the old one drains: requests in flight complete; new connections refused, not queued (no error but refusals later than 100 ms after SIGTERM); exit 0",
-  });
+/**
+ * A GracefulServer under load whose upgrade is underway (the new generation
+ * holds before it listens) and which works on a request that takes 800 ms.
+ */
+async function upgradeUnderway(): Promise<{ run: Run; first: GenEvent; load: Load; child: GenEvent; inFlight: Promise<string> }> {
   const mode = modeFile();
   const run = startGraceful({ modeFile: mode.path, options: { upgradeTimeout: 30_000 } });
   const first = await readyOf(run, null);
@@ -62,6 +60,17 @@ it('GracefulServer: SIGTERM to the old generation while its upgrade runs', async
   const child = await run.next({ event: 'holding' });
   const inFlight = outcome(first.port, '/pace?ms=800&tell&id=in-flight');
   await run.next({ event: 'request', id: 'in-flight' });
+  return { run, first, load, child, inFlight };
+}
+
+it('GracefulServer: SIGTERM to the old generation while its upgrade runs', async (context) => {
+  const row = report(context, {
+    order: 70,
+    scenario: 'SIGTERM to the old generation during an upgrade (new one still starting)',
+    model: 'GracefulServer',
+    must: "the upgrade is aborted ('upgrade-failed' ERR_STOPPED), the new process killed and reaped (no orphan); the old one drains: requests in flight complete; new connections refused, not queued (no error but refusals later than 100 ms after SIGTERM); exit 0",
+  });
+  const { run, first, load, child, inFlight } = await upgradeUnderway();
   const sent = Date.now();
   run.signal(first.pid, 'SIGTERM');
   const failed = await run.next({ event: 'upgrade-failed', pid: first.pid });
@@ -88,16 +97,7 @@ it('GracefulServer: SIGTERM to the process group (old and new generation) while 
     model: 'GracefulServer',
     must: 'both exit (the new one, not listening yet, at once; the old one after draining, exit 0); requests in flight complete; no orphan, no zombie; new connections refused, not queued (no error but refusals later than 100 ms after SIGTERM)',
   });
-  const mode = modeFile();
-  const run = startGraceful({ modeFile: mode.path, options: { upgradeTimeout: 30_000 } });
-  const first = await readyOf(run, null);
-  const load = new Load(first.port);
-  await load.servedMore(first.pid);
-  mode.set('hang-before-listen');
-  run.signal(first.pid, 'SIGHUP');
-  const child = await run.next({ event: 'holding' });
-  const inFlight = outcome(first.port, '/pace?ms=800&tell&id=in-flight');
-  await run.next({ event: 'request', id: 'in-flight' });
+  const { run, first, load, child, inFlight } = await upgradeUnderway();
   const sent = Date.now();
   // The subreaper made the first generation a process group leader; the new one is in it.
   expect(procState(child.pid)).not.toBeNull();
