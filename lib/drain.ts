@@ -250,7 +250,8 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
   #drain: Promise<DrainResult> | undefined;
   #hammerNow: (() => void) | undefined;
   #hammerRequested = false;
-  #endRamp: (() => void) | undefined;
+  /** Ends {@link #acceptFor} early (drain over, or hammered). */
+  #endAccepting: (() => void) | undefined;
 
   /**
    * Starts tracking `server`'s connections and requests. Throws
@@ -369,26 +370,9 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
   async #run(timeout: number, ramp: number, acceptDuringRamp: boolean): Promise<DrainResult> {
     const start = performance.now();
     this.#draining = true;
-    // With a ramp the listener stays open as long: both generations accept
-    // from the shared socket meanwhile (a connection accepted here now is
-    // released at once: it gets `Connection: close`).
-    let acceptTimer: NodeJS.Timeout | undefined;
-    const rampEnded = new Promise<void>((resolve) => {
-      if (ramp === 0 || !acceptDuringRamp || this.#stopped) {
-        this.stopAccepting();
-        resolve();
-        return;
-      }
-      acceptTimer = setTimeout(() => {
-        this.stopAccepting();
-        resolve();
-      }, ramp).unref();
-      this.#endRamp = () => {
-        clearTimeout(acceptTimer);
-        this.stopAccepting();
-        resolve();
-      };
-    });
+    let listenerClosing = Promise.resolve();
+    if (ramp > 0 && acceptDuringRamp && !this.#stopped) listenerClosing = this.#acceptFor(ramp);
+    else this.stopAccepting();
     this.#idle = new IdleQueue(this.#idleBound(), (connection) => this.#closeIdle(connection));
     const connectionsAtStart = this.#connections.count;
     const requestsAtStart = this.#requests.count;
@@ -397,7 +381,9 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
     for (const socket of this.#sockets) this.#swallowErrors(socket);
     const open = [...this.#http1.values()];
     for (const connection of open) this.#swallowErrors(connection.socket);
-    const stopRamp = ramp > 0 && open.length > 1 ? this.#rampRelease(open, ramp) : (this.#release(open), undefined);
+    let stopReleasing: (() => void) | undefined;
+    if (ramp > 0 && open.length > 1) stopReleasing = this.#rampRelease(open, ramp);
+    else this.#release(open);
     for (const session of this.#sessions) this.#goAway(session);
     for (const stream of this.#streams) this.#swallowErrors(stream);
     for (const [socket, req] of this.#upgraded) this.#tellUpgraded(socket, req);
@@ -411,10 +397,10 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
       timer = setTimeout(resolve, Math.min(timeout, 0x7fffffff), 'timeout' as const);
       timer.unref();
     });
-    const outcome = await Promise.race([rampEnded.then(() => this.#settled()), deadline]);
+    const outcome = await Promise.race([listenerClosing.then(() => this.#settled()), deadline]);
     if (timer) clearTimeout(timer);
-    stopRamp?.();
-    this.#endRamp?.();
+    stopReleasing?.();
+    this.#endAccepting?.();
     let hammered = 0;
     if (outcome === 'timeout') {
       hammered = this.#hammer();
@@ -429,6 +415,24 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
     };
     this.#emitSafely('drained', result);
     return result;
+  }
+
+  /**
+   * Keeps the listener open for `ms` more (the ramp): both generations accept
+   * from the shared socket meanwhile, and a connection accepted here is
+   * drained at once. Resolves once the listener is closed.
+   */
+  #acceptFor(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const end = (): void => {
+        clearTimeout(timer);
+        this.#endAccepting = undefined;
+        this.stopAccepting();
+        resolve();
+      };
+      const timer = setTimeout(end, ms).unref();
+      this.#endAccepting = end;
+    });
   }
 
   /** Applies the drain rule to `connections` from now on. */
