@@ -15,23 +15,53 @@
 // baseline run in the same round.
 // Options: --seconds N (default 15), --upgrades N (default 8), --rounds N
 // (default 3), --ramp MS (default 1500), --rows 1,3 (only these rows, by
-// number, besides the baseline), --passes keep-alive|close (default both),
+// number, besides the baseline), --passes keep-alive,close (default both),
 // --json, --verbose (the supervisor's log on stderr)
 const { spawn } = require('node:child_process');
 const { createInterface } = require('node:readline');
 const { join } = require('node:path');
 const { runWrk } = require('./lib/wrk');
 
-const argv = process.argv.slice(2);
-const opt = (name, fallback) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(argv[i + 1]) : fallback;
-};
-const SECONDS = opt('seconds', 15);
-const UPGRADES = opt('upgrades', 8);
-const ROUNDS = opt('rounds', 3);
-const RAMP = opt('ramp', 1500);
-const JSON_OUT = argv.includes('--json');
+function usage(message) {
+  process.stderr.write(
+    `${message}\nusage: node bench/restart.js [--seconds 15] [--upgrades 8] [--rounds 3] [--ramp 1500] [--rows 1,3] [--passes keep-alive,close] [--json] [--verbose]\n`,
+  );
+  process.exit(2);
+}
+
+function parseArgs(argv) {
+  const o = { seconds: 15, upgrades: 8, rounds: 3, ramp: 1500, rows: null, passes: [true, false], json: false, verbose: false };
+  const int = (name, raw, min) => {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min) usage(`${name} must be an integer >= ${min}, got ${raw}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const [name, inline] = argv[i].includes('=') ? argv[i].split(/=(.*)/s, 2) : [argv[i], undefined];
+    const value = () => (inline !== undefined ? inline : argv[++i] ?? usage(`${name} needs a value`));
+    if (name === '--seconds') o.seconds = int(name, value(), 2);
+    else if (name === '--upgrades') o.upgrades = int(name, value(), 1);
+    else if (name === '--rounds') o.rounds = int(name, value(), 1);
+    else if (name === '--ramp') o.ramp = int(name, value(), 1);
+    else if (name === '--rows') o.rows = value().split(',').map((r) => int('--rows', r, 1));
+    else if (name === '--passes') {
+      const passes = value().split(',').filter(Boolean);
+      if (passes.length === 0 || passes.some((p) => p !== 'keep-alive' && p !== 'close')) usage('--passes takes keep-alive, close or both');
+      o.passes = [true, false].filter((keepAlive) => passes.includes(keepAlive ? 'keep-alive' : 'close'));
+    } else if (name === '--json') o.json = true;
+    else if (name === '--verbose') o.verbose = true;
+    else if (name === '--help' || name === '-h') usage('GracefulServer and the supervisor against a plain http.Server, under wrk, with upgrades.');
+    else usage(`unknown argument ${argv[i]}`);
+  }
+  return o;
+}
+
+const options = parseArgs(process.argv.slice(2));
+const SECONDS = options.seconds;
+const UPGRADES = options.upgrades;
+const ROUNDS = options.rounds;
+const RAMP = options.ramp;
+const JSON_OUT = options.json;
 
 const started = new Set();
 process.on('exit', () => {
@@ -50,7 +80,7 @@ function startServer(script, supervised = false, env = {}, supervisorArgs = []) 
   const app = join(__dirname, 'servers', script);
   const args = supervised ? [join(__dirname, '..', 'bin', 'handover.js'), 'run', '--listen', '127.0.0.1:0', ...supervisorArgs, '--', process.execPath, app] : [app];
   const child = spawn(process.execPath, args, {
-    stdio: ['ignore', 'pipe', supervised && !argv.includes('--verbose') ? 'ignore' : 'inherit'],
+    stdio: ['ignore', 'pipe', supervised && !options.verbose ? 'ignore' : 'inherit'],
     env: { ...process.env, ...env },
   });
   if (supervised) started.add(child.pid);
@@ -133,10 +163,10 @@ const ALL_ROWS = [
     env: { DRAIN_RAMP: String(RAMP) },
   },
 ];
-const only = argv.includes('--rows') ? argv[argv.indexOf('--rows') + 1].split(',').map(Number) : null;
-const ROWS = ALL_ROWS.filter((_, i) => i === 0 || only === null || only.includes(i));
-const passArg = argv.includes('--passes') ? argv[argv.indexOf('--passes') + 1] : 'both';
-const PASSES = passArg === 'keep-alive' ? [true] : passArg === 'close' ? [false] : [true, false];
+const noSuchRow = (options.rows ?? []).find((r) => r >= ALL_ROWS.length);
+if (noSuchRow !== undefined) usage(`--rows: no row ${noSuchRow} (1 to ${ALL_ROWS.length - 1})`);
+const ROWS = ALL_ROWS.filter((_, i) => i === 0 || options.rows === null || options.rows.includes(i));
+const PASSES = options.passes;
 
 function median(values) {
   const v = values.filter((x) => typeof x === 'number').sort((a, b) => a - b);
