@@ -20,6 +20,7 @@ import { DIST, procState, Run, scratchDir, type GenEvent } from '../helpers/gene
 import { ERROR_KINDS, LoadClient, type LoadClientOptions, type LoadErrorKind, type LoadStats } from '../helpers/load-client';
 import { SupervisorRun } from '../helpers/supervisor';
 import { matcher } from '../helpers/match';
+import { markedProcesses } from '../helpers/proc';
 
 /** The fixture every fault test runs. */
 export const FAULT_APP = resolve(__dirname, '../fixtures/fault-app.js');
@@ -216,24 +217,9 @@ export function describeLoad(totals: { keepAlive: LoadStats; connectLoop: LoadSt
 
 // --- processes --------------------------------------------------------------
 
-/** Processes (zombies included) carrying the suite's mark, and zombies among them. */
+/** Processes carrying the suite's mark, and the zombies they (or this process) have not reaped. */
 export function suiteProcesses(): { live: number[]; zombies: number[] } {
-  const live: number[] = [];
-  const zombies: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const pid = Number(name);
-    let environ: string;
-    try {
-      environ = readFileSync(`/proc/${pid}/environ`, 'latin1');
-    } catch {
-      continue;
-    }
-    if (!environ.includes(`${SUITE_MARK}=1\0`)) continue;
-    if (procState(pid)?.state === 'Z') zombies.push(pid);
-    else live.push(pid);
-  }
-  return { live, zombies };
+  return markedProcesses(SUITE_MARK, '1');
 }
 
 /** Number of open fds of pid, from /proc. */

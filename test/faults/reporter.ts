@@ -3,10 +3,11 @@
 // test — scenario, what must hold, what was measured (the `fault` row a test
 // attached with report() in harness.ts), the test's outcome — then the total
 // run time and a last look for any process of the suite left behind.
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Reporter, TestCase, TestModule } from 'vitest/node' with { 'resolution-mode': 'import' };
+import { markedProcesses } from '../helpers/proc';
 import type { FaultRow } from './harness';
 
 const ROOT = resolve(__dirname, '../..');
@@ -17,20 +18,7 @@ function cell(text: string): string {
 }
 
 function leftovers(): { live: number[]; zombies: number[] } {
-  const live: number[] = [];
-  const zombies: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      if (!readFileSync(`/proc/${name}/environ`, 'latin1').includes(`${SUITE_MARK}=1\0`)) continue;
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) zombies.push(Number(name));
-      else live.push(Number(name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return { live, zombies };
+  return markedProcesses(SUITE_MARK, '1');
 }
 
 function minutes(ms: number): string {

@@ -9,7 +9,7 @@
 // grandchild) inherits it, and /proc/PID/environ finds them all, tracked or not.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, rmSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { request } from 'node:http';
 import { Socket } from 'node:net';
@@ -18,7 +18,7 @@ import { createInterface } from 'node:readline';
 import { expect } from 'vitest';
 import { forkExecWithFds, waitPid, type ExitStatus } from '../../lib/index';
 import { makePipe } from './fds';
-import { environHas, procStat, zombieChildren } from './proc';
+import { environHas, killWithEnv, pidsWithEnv, procStat, zombieChildren } from './proc';
 import { matcher, type Match as MatchOf } from './match';
 
 /** The compiled package: fixtures are plain JavaScript and load dist/ (or HANDOVER_TEST_DIST, to try another build). */
@@ -209,25 +209,14 @@ export class Run {
 
   /** Live processes carrying the token, tracked or not. */
   scan(): number[] {
-    const found: number[] = [];
-    for (const name of readdirSync('/proc')) {
-      if (/^\d+$/.test(name) && environHas(Number(name), TOKEN_VARIABLE, this.token)) found.push(Number(name));
-    }
-    return found;
+    return pidsWithEnv(TOKEN_VARIABLE, this.token);
   }
 
   /** Kills everything of this run, reaps the first process, and waits until no process of it (zombie or not) is left. */
   async cleanup(): Promise<void> {
     runs.delete(this);
     const all = new Set([...this.pids, ...this.scan()]);
-    for (const pid of all) {
-      if (!environHas(pid, TOKEN_VARIABLE, this.token)) continue;
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // exited meanwhile
-      }
-    }
+    killWithEnv(all, TOKEN_VARIABLE, this.token);
     if (this.firstPid) await this.firstExit.catch(() => undefined);
     if (this.#child) this.#child.stdout?.destroy();
     // Gone: no process of the run runs any more, and no zombie of it waits

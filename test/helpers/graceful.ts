@@ -11,14 +11,13 @@
 // generation, lets cleanup find each one in /proc even if no event named it.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { expect } from 'vitest';
 import { fixtureBinary } from './compile';
-import { environHas, procStat } from './proc';
+import { environHas, killWithEnv, pidsWithEnv, procStat } from './proc';
 import { matcher, type Match as MatchOf } from './match';
 
 /** The compiled package: fixtures and examples are plain JavaScript and load dist/. */
@@ -224,26 +223,14 @@ export class Fleet {
 
   /** Live processes carrying the token (the subreaper aside), whether an event named them or not. */
   scan(): number[] {
-    const found: number[] = [];
-    for (const name of readdirSync('/proc')) {
-      const pid = Number(name);
-      if (/^\d+$/.test(name) && pid !== this.#subreaper.pid && environHas(pid, TOKEN_VARIABLE, this.token)) found.push(pid);
-    }
-    return found;
+    return pidsWithEnv(TOKEN_VARIABLE, this.token).filter((pid) => pid !== this.#subreaper.pid);
   }
 
   /** Kills every process of the run and waits until each one is reaped. */
   async cleanup(): Promise<void> {
     fleets.delete(this);
     const all = new Set([...this.pids, ...this.scan()]);
-    for (const pid of all) {
-      if (!environHas(pid, TOKEN_VARIABLE, this.token)) continue;
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // exited meanwhile
-      }
-    }
+    killWithEnv(all, TOKEN_VARIABLE, this.token);
     // The subreaper SIGKILLs the group, reaps every descendant, then exits.
     if (this.#subreaper.exitCode === null && this.#subreaper.signalCode === null) this.#subreaper.kill('SIGTERM');
     await this.#subreaperExit;

@@ -86,6 +86,41 @@ export function environHas(pid: number, name: string, value: string): boolean {
   return environ.split('\0').includes(`${name}=${value}`);
 }
 
+/** Pids whose environment holds `name=value`: live processes only (a zombie's environment cannot be read). */
+export function pidsWithEnv(name: string, value: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (/^\d+$/.test(entry) && environHas(Number(entry), name, value)) found.push(Number(entry));
+  }
+  return found;
+}
+
+/** SIGKILL to each of `pids` whose environment still holds `name=value` (a pid reused since is left alone). */
+export function killWithEnv(pids: Iterable<number>, name: string, value: string): void {
+  for (const pid of pids) {
+    if (!environHas(pid, name, value)) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // exited meanwhile
+    }
+  }
+}
+
+/**
+ * The processes whose environment holds `name=value`, and the zombies that
+ * they, or this process, have not reaped — found through their parent, since
+ * a zombie's environment cannot be read.
+ */
+export function markedProcesses(name: string, value: string): { live: number[]; zombies: number[] } {
+  const live = pidsWithEnv(name, value);
+  const parents = new Set([...live, process.pid]);
+  const zombies = allProcesses()
+    .filter((p) => p.state === 'Z' && parents.has(p.ppid))
+    .map((p) => p.pid);
+  return { live: live.filter((pid) => !zombies.includes(pid)), zombies };
+}
+
 /** Every process in /proc/[0-9]*, as its stat line says. */
 export function allProcesses(): ProcStat[] {
   const out: ProcStat[] = [];

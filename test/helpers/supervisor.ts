@@ -6,12 +6,11 @@
 // them all, reparented or not.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { expect } from 'vitest';
-import { procStat } from './proc';
+import { pidsWithEnv, procStat } from './proc';
 import { matcher } from './match';
 
 export const BIN = resolve(__dirname, '../../bin/handover.js');
@@ -163,20 +162,10 @@ export class SupervisorRun {
 
   /** Pids of live processes carrying this run's token (the supervisor, its generations, their children). */
   processes(): number[] {
-    const found: number[] = [];
-    for (const name of readdirSync('/proc')) {
-      if (!/^\d+$/.test(name)) continue;
-      let environ: string;
-      try {
-        environ = readFileSync(`/proc/${name}/environ`, 'latin1');
-      } catch {
-        continue;
-      }
-      if (!environ.includes(`${TOKEN}=${this.token}`)) continue;
-      const stat = procState(Number(name));
-      if (stat !== null && stat !== 'Z') found.push(Number(name));
-    }
-    return found;
+    return pidsWithEnv(TOKEN, this.token).filter((pid) => {
+      const state = procState(pid);
+      return state !== null && state !== 'Z';
+    });
   }
 
   /** Stops the run: SIGTERM, then SIGKILL to whatever carries the token; waits until nothing does. */
