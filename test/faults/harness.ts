@@ -217,9 +217,9 @@ export function describeLoad(totals: { keepAlive: LoadStats; connectLoop: LoadSt
 
 // --- processes --------------------------------------------------------------
 
-/** Processes carrying the suite's mark, and the zombies they (or this process) have not reaped. */
+/** Processes carrying the suite's mark, and the zombies they or this test process (which starts them) have not reaped. */
 export function suiteProcesses(): { live: number[]; zombies: number[] } {
-  return markedProcesses(SUITE_MARK, '1');
+  return markedProcesses(SUITE_MARK, '1', process.pid);
 }
 
 /** Number of open fds of pid, from /proc. */

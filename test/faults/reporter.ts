@@ -17,6 +17,8 @@ function cell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
 }
 
+// This process runs vitest's workers, not the suite's processes: zombies of
+// its own (a worker not reaped yet) are not the suite's.
 function leftovers(): { live: number[]; zombies: number[] } {
   return markedProcesses(SUITE_MARK, '1');
 }

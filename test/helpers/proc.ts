@@ -109,12 +109,13 @@ export function killWithEnv(pids: Iterable<number>, name: string, value: string)
 
 /**
  * The processes whose environment holds `name=value`, and the zombies that
- * they, or this process, have not reaped — found through their parent, since
- * a zombie's environment cannot be read.
+ * they (and `alsoParent`, if given) have not reaped — found through their
+ * parent, since a zombie's environment cannot be read. An orphan is reaped
+ * by PID 1 or a subreaper, so only a live parent can leave a zombie behind.
  */
-export function markedProcesses(name: string, value: string): { live: number[]; zombies: number[] } {
+export function markedProcesses(name: string, value: string, alsoParent?: number): { live: number[]; zombies: number[] } {
   const live = pidsWithEnv(name, value);
-  const parents = new Set([...live, process.pid]);
+  const parents = new Set(alsoParent === undefined ? live : [...live, alsoParent]);
   const zombies = allProcesses()
     .filter((p) => p.state === 'Z' && parents.has(p.ppid))
     .map((p) => p.pid);
