@@ -20,25 +20,17 @@
 const { spawn } = require('node:child_process');
 const { createInterface } = require('node:readline');
 const { join } = require('node:path');
+const { eachOption, intOption, usageError } = require('./lib/args');
 const { runWrk } = require('./lib/wrk');
 
-function usage(message) {
-  process.stderr.write(
-    `${message}\nusage: node bench/restart.js [--seconds 15] [--upgrades 8] [--rounds 3] [--ramp 1500] [--rows 1,3] [--passes keep-alive,close] [--json] [--verbose]\n`,
-  );
-  process.exit(2);
-}
+const usage = usageError(
+  'node bench/restart.js [--seconds 15] [--upgrades 8] [--rounds 3] [--ramp 1500] [--rows 1,3] [--passes keep-alive,close] [--json] [--verbose]',
+);
 
 function parseArgs(argv) {
   const o = { seconds: 15, upgrades: 8, rounds: 3, ramp: 1500, rows: null, passes: [true, false], json: false, verbose: false };
-  const int = (name, raw, min) => {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min) usage(`${name} must be an integer >= ${min}, got ${raw}`);
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const [name, inline] = argv[i].includes('=') ? argv[i].split(/=(.*)/s, 2) : [argv[i], undefined];
-    const value = () => (inline !== undefined ? inline : argv[++i] ?? usage(`${name} needs a value`));
+  const int = (name, raw, min) => intOption(usage, name, raw, min);
+  eachOption(argv, usage, (name, value) => {
     if (name === '--seconds') o.seconds = int(name, value(), 2);
     else if (name === '--upgrades') o.upgrades = int(name, value(), 1);
     else if (name === '--rounds') o.rounds = int(name, value(), 1);
@@ -51,8 +43,8 @@ function parseArgs(argv) {
     } else if (name === '--json') o.json = true;
     else if (name === '--verbose') o.verbose = true;
     else if (name === '--help' || name === '-h') usage('GracefulServer and the supervisor against a plain http.Server, under wrk, with upgrades.');
-    else usage(`unknown argument ${argv[i]}`);
-  }
+    else return false;
+  });
   return o;
 }
 

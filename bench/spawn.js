@@ -22,6 +22,7 @@ const { spawn } = require('node:child_process');
 const { readFileSync } = require('node:fs');
 const os = require('node:os');
 const { forkExecWithFds, waitPid } = require('../dist');
+const { eachOption, intOption, usageError } = require('./lib/args');
 
 const CHUNK = 64 * 1024 * 1024;
 const FILE = '/bin/true';
@@ -29,35 +30,21 @@ const MB = 1024 * 1024;
 const SPAWN_BUDGET_MS = 6000;
 const MIN_SPAWN_ITERATIONS = 30;
 
-function usage(message) {
-  process.stderr.write(`${message}\nusage: node bench/spawn.js [--sizes 50,2048] [--iterations N] [--json]\n`);
-  process.exit(2);
-}
+const usage = usageError('node bench/spawn.js [--sizes 50,2048] [--iterations N] [--json]');
 
 function parseArgs(argv) {
   const options = { sizes: [50, 2048], iterations: 300, json: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const [name, inline] = arg.startsWith('--') && arg.includes('=') ? arg.split(/=(.*)/s, 2) : [arg, undefined];
-    const value = () => {
-      const v = inline !== undefined ? inline : argv[++i];
-      if (v === undefined) usage(`${name} needs a value`);
-      return v;
-    };
+  eachOption(argv, usage, (name, value) => {
     if (name === '--json') options.json = true;
     else if (name === '--sizes') {
       const raw = value();
       const sizes = raw.split(',').map((s) => Number(s.trim()));
       if (sizes.length === 0 || sizes.some((s) => !Number.isInteger(s) || s <= 0)) usage(`--sizes must be positive integers (MB), got ${raw}`);
       options.sizes = [...new Set(sizes)].sort((a, b) => a - b);
-    } else if (name === '--iterations') {
-      const raw = value();
-      const n = Number(raw);
-      if (!Number.isInteger(n) || n < 1) usage(`--iterations must be a positive integer, got ${raw}`);
-      options.iterations = n;
-    } else if (name === '--help' || name === '-h') usage('Spawn latency against parent RSS.');
-    else usage(`unknown argument ${arg}`);
-  }
+    } else if (name === '--iterations') options.iterations = intOption(usage, name, value(), 1);
+    else if (name === '--help' || name === '-h') usage('Spawn latency against parent RSS.');
+    else return false;
+  });
   return options;
 }
 

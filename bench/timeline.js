@@ -7,24 +7,17 @@
 const { spawn } = require('node:child_process');
 const { createInterface } = require('node:readline');
 const { join } = require('node:path');
+const { eachOption, intOption, usageError } = require('./lib/args');
 
-function usage(message) {
-  process.stderr.write(`${message}\nusage: node bench/timeline.js [--ramp MS] [--close]\n`);
-  process.exit(2);
-}
-
+const usage = usageError('node bench/timeline.js [--ramp MS] [--close]');
 let RAMP = 0;
 let CLOSE = false;
-for (let i = 2; i < process.argv.length; i++) {
-  const arg = process.argv[i];
-  if (arg === '--close') CLOSE = true;
-  else if (arg === '--ramp') {
-    const raw = process.argv[++i];
-    RAMP = Number(raw);
-    if (!Number.isInteger(RAMP) || RAMP < 0) usage(`--ramp must be a whole number of ms >= 0, got ${raw}`);
-  } else if (arg === '--help' || arg === '-h') usage('Requests per 100 ms around three upgrades, per generation.');
-  else usage(`unknown argument ${arg}`);
-}
+eachOption(process.argv.slice(2), usage, (name, value) => {
+  if (name === '--ramp') RAMP = intOption(usage, name, value(), 0);
+  else if (name === '--close') CLOSE = true;
+  else if (name === '--help' || name === '-h') usage('Requests per 100 ms around three upgrades, per generation.');
+  else return false;
+});
 const SECONDS = 8;
 const UPGRADE_AT_MS = [2000, 4000, 6000];
 

@@ -28,6 +28,7 @@
 const { spawn } = require('node:child_process');
 const { writeFileSync, copyFileSync, mkdirSync } = require('node:fs');
 const { join, relative } = require('node:path');
+const { eachOption, intOption, usageError } = require('../lib/args');
 const { parseWrk } = require('../lib/wrk');
 const { machine, describeMachine, timestamp, resultPath, replaceBlock, ROOT } = require('../lib/report');
 const { installExitHandlers, freePort, track } = require('./processes');
@@ -35,21 +36,14 @@ const { logFile, goVersion, prepareWrk } = require('./setup');
 const { ROWS } = require('./rows');
 const { compareChart } = require('./chart');
 
-function usage(message) {
-  process.stderr.write(`${message}\nusage: node bench/compare/run.js [--seconds 15] [--restarts 8] [--connections 32] [--threads 2] [--bucket-ms 500] [--only ${ROWS.map((r) => r.id).join(',')}] [--passes keep-alive,close] [--pm2-instances 1] [--docs]\n`);
-  process.exit(2);
-}
+const usage = usageError(
+  `node bench/compare/run.js [--seconds 15] [--restarts 8] [--connections 32] [--threads 2] [--bucket-ms 500] [--only ${ROWS.map((r) => r.id).join(',')}] [--passes keep-alive,close] [--pm2-instances 1] [--docs]`,
+);
 
 function parseArgs(argv) {
   const o = { seconds: 15, restarts: 8, connections: 32, threads: 2, bucketMs: 500, only: null, passes: ['keep-alive', 'close'], pm2Instances: 1, docs: false };
-  const int = (name, raw, min) => {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min) usage(`${name} must be an integer >= ${min}, got ${raw}`);
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const [name, inline] = argv[i].includes('=') ? argv[i].split(/=(.*)/s, 2) : [argv[i], undefined];
-    const value = () => (inline !== undefined ? inline : argv[++i] ?? usage(`${name} needs a value`));
+  const int = (name, raw, min) => intOption(usage, name, raw, min);
+  eachOption(argv, usage, (name, value) => {
     if (name === '--seconds') o.seconds = int(name, value(), 2);
     else if (name === '--restarts') o.restarts = int(name, value(), 0);
     else if (name === '--connections') o.connections = int(name, value(), 1);
@@ -65,8 +59,8 @@ function parseArgs(argv) {
       if (o.passes.length === 0 || o.passes.some((p) => p !== 'keep-alive' && p !== 'close')) usage('--passes takes keep-alive, close or both');
     } else if (name === '--docs') o.docs = true;
     else if (name === '--help' || name === '-h') usage('Restart behaviour under load: handover against tableflip, grace, pm2 and a naive restart.');
-    else usage(`unknown argument ${argv[i]}`);
-  }
+    else return false;
+  });
   return o;
 }
 
