@@ -7,7 +7,13 @@
 //   GracefulServer with drainRamp 1500, 8 upgrades in 15 s
 //   supervisor, 8 reloads in 15 s (`handover run` with SIGHUP to the supervisor)
 //   supervisor with --probation 1500 and an app with drainRamp 1500, 8 reloads
-// Prints errors by kind, requests/s and p99 latency per row.
+// Prints errors by kind, requests/s and p99 latency per row, and requests per
+// CPU-second of the server: the CPU time (user + system) of every process
+// that served in the row — each generation says its own as it exits
+// (bench/servers/announce.js), the supervisor's is read from /proc — less
+// what the first one used before the load began. Unlike req/s, that figure
+// does not move with how much of the shared machine the row got, nor with
+// how many processes served at once.
 // The rows of a pass run one after the other, and the pass is repeated
 // --rounds times, interleaved, so that a slow minute of a shared machine hits
 // every row alike: a row's req/s and p99 are its medians over the rounds, its
@@ -19,6 +25,7 @@
 // --json, --verbose (the supervisor's log on stderr)
 const { spawn } = require('node:child_process');
 const { createInterface } = require('node:readline');
+const { readFileSync } = require('node:fs');
 const { join } = require('node:path');
 const { eachOption, intOption, usageError } = require('./lib/args');
 const { runWrk } = require('./lib/wrk');
@@ -77,10 +84,16 @@ function startServer(script, supervised = false, env = {}, supervisorArgs = []) 
   });
   if (supervised) started.add(child.pid);
   const events = [];
+  const cpu = new Map(); // pid -> CPU ms at exit
   let waiters = [];
   createInterface({ input: child.stdout }).on('line', (line) => {
     try {
       const e = JSON.parse(line);
+      if (e.event === 'cpu') {
+        cpu.set(e.pid, e.cpuMs);
+        waiters = waiters.filter((w) => !w(e));
+        return;
+      }
       started.add(e.pid);
       events.push(e);
       waiters = waiters.filter((w) => !w(e));
@@ -100,8 +113,37 @@ function startServer(script, supervised = false, env = {}, supervisorArgs = []) 
       };
       if (!check()) waiters.push(() => check());
     });
+  /**
+   * CPU ms of every generation that said it was ready, once each has said
+   * its own at exit (null if one has not within 5 s, e.g. killed).
+   */
+  const generationsCpu = () =>
+    new Promise((resolve) => {
+      const pids = events.filter((e) => e.event === 'ready').map((e) => e.pid);
+      const timer = setTimeout(() => resolve(null), 5000);
+      const check = () => {
+        if (!pids.every((pid) => cpu.has(pid))) return false;
+        clearTimeout(timer);
+        resolve(pids.reduce((sum, pid) => sum + cpu.get(pid), 0));
+        return true;
+      };
+      if (!check()) waiters.push(() => check());
+    });
   // The supervisor reloads and stops on behalf of its generations.
-  return { child, readyAfter, signalTarget: supervised ? () => child.pid : null };
+  return { child, readyAfter, generationsCpu, signalTarget: supervised ? () => child.pid : null };
+}
+
+const CLOCK_TICKS = 100; // USER_HZ: what /proc/<pid>/stat counts in on Linux
+
+/** CPU ms (user + system) a live process has used, from /proc; null where there is none. */
+function procCpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
 }
 
 async function stop(pid) {
@@ -121,6 +163,7 @@ async function stop(pid) {
 async function row({ label, script, upgrades, supervised = false, env, supervisorArgs }, keepAlive) {
   const server = startServer(script, supervised, env, supervisorArgs);
   const first = await server.readyAfter(0);
+  const supervisorCpuAtStart = supervised ? procCpuMs(server.child.pid) : 0;
   const url = `http://127.0.0.1:${first.port}/`;
   const load = runWrk({ url, seconds: SECONDS, keepAlive });
   let current = first;
@@ -136,8 +179,19 @@ async function row({ label, script, upgrades, supervised = false, env, superviso
     }
   }
   const result = await load;
+  const supervisorCpu = supervised ? procCpuMs(server.child.pid) : 0;
   await stop(server.signalTarget ? server.signalTarget() : current.pid);
-  return { label, keepAlive, upgrades, ...result, readyMs: times.length ? Math.round(times.reduce((a, b) => a + b) / times.length) : null };
+  const generationsCpu = await server.generationsCpu();
+  const cpuMs = generationsCpu === null || supervisorCpu === null || supervisorCpuAtStart === null ? null : generationsCpu - first.cpuMs + supervisorCpu - supervisorCpuAtStart;
+  return {
+    label,
+    keepAlive,
+    upgrades,
+    ...result,
+    cpuMs,
+    perCpuS: cpuMs ? result.requests / (cpuMs / 1000) : null,
+    readyMs: times.length ? Math.round(times.reduce((a, b) => a + b) / times.length) : null,
+  };
 }
 
 const ALL_ROWS = [
@@ -180,6 +234,9 @@ function summarize(spec, keepAlive, runs, baseRuns) {
     rps: median(runs.map((r) => r.rps)),
     rpsByRound: runs.map((r) => Math.round(r.rps)),
     vsBaseline: median(runs.map((r, i) => r.rps / baseRuns[i].rps)),
+    perCpuS: median(runs.map((r) => r.perCpuS)),
+    perCpuSByRound: runs.map((r) => (r.perCpuS === null ? null : Math.round(r.perCpuS))),
+    perCpuVsBaseline: median(runs.map((r, i) => (r.perCpuS && baseRuns[i].perCpuS ? r.perCpuS / baseRuns[i].perCpuS : null))),
     p99: median(runs.map((r) => r.p99)),
     readyMs: median(runs.map((r) => r.readyMs)),
   };
@@ -203,15 +260,16 @@ let t0 = Date.now();
     return;
   }
   console.log(`wrk -t2 -c32 -d${SECONDS}s, hello world, 127.0.0.1; ${ROUNDS} interleaved rounds (medians); node ${process.version}`);
-  console.log('| pass | server | requests (all rounds) | errors (connect/read/write/timeout/non-2xx) | req/s | vs baseline | p99 ms | upgrade→ready ms |');
-  console.log('|---|---|---:|---|---:|---:|---:|---:|');
+  console.log('| pass | server | requests (all rounds) | errors (connect/read/write/timeout/non-2xx) | req/s | vs baseline | req per CPU-s | vs baseline | p99 ms | upgrade→ready ms |');
+  console.log('|---|---|---:|---|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
     const e = r.errors;
     console.log(
-      `| ${r.keepAlive ? 'keep-alive' : 'Connection: close'} | ${r.label} | ${r.requests} | ${e.connect + e.read + e.write + e.timeout + e.non2xx} (${e.connect}/${e.read}/${e.write}/${e.timeout}/${e.non2xx}) | ${Math.round(r.rps)} | ${(100 * r.vsBaseline).toFixed(1)}% | ${r.p99?.toFixed(2)} | ${r.readyMs === null ? '-' : Math.round(r.readyMs)} |`,
+      `| ${r.keepAlive ? 'keep-alive' : 'Connection: close'} | ${r.label} | ${r.requests} | ${e.connect + e.read + e.write + e.timeout + e.non2xx} (${e.connect}/${e.read}/${e.write}/${e.timeout}/${e.non2xx}) | ${Math.round(r.rps)} | ${(100 * r.vsBaseline).toFixed(1)}% | ${r.perCpuS === null ? '-' : Math.round(r.perCpuS)} | ${r.perCpuVsBaseline === null ? '-' : `${(100 * r.perCpuVsBaseline).toFixed(1)}%`} | ${r.p99?.toFixed(2)} | ${r.readyMs === null ? '-' : Math.round(r.readyMs)} |`,
     );
   }
   console.log(`\nreq/s by round: ${rows.map((r) => `${r.keepAlive ? 'ka' : 'close'} ${r.label}: ${r.rpsByRound.join(', ')}`).join('; ')}`);
+  console.log(`\nreq per CPU-s by round: ${rows.map((r) => `${r.keepAlive ? 'ka' : 'close'} ${r.label}: ${r.perCpuSByRound.join(', ')}`).join('; ')}`);
 })().catch((err) => {
   console.error(err);
   process.exitCode = 1;

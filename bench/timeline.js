@@ -41,6 +41,7 @@ let onReady = () => {};
 createInterface({ input: server.stdout }).on('line', (line) => {
   const e = JSON.parse(line);
   pids.add(e.pid);
+  if (e.event !== 'ready') return;
   readies.push(e);
   onReady();
 });

@@ -5,6 +5,7 @@
 const { writeSync } = require('node:fs');
 const { listenAndServe } = require('../..');
 const hello = require('./hello');
+const { announceReady } = require('./announce');
 
 let served = 0;
 setInterval(() => {
@@ -19,6 +20,6 @@ const counting = (req, res) => {
 
 listenAndServe(`127.0.0.1:${process.env.PORT || 0}`, counting, { drainTimeout: 30_000, drainRamp: Number(process.env.DRAIN_RAMP || 0) }).then((gs) => {
   gs.upgrader.on('ready', () => {
-    process.stdout.write(JSON.stringify({ event: 'ready', pid: process.pid, port: gs.server.address().port }) + '\n');
+    announceReady(gs.server.address().port);
   });
 });

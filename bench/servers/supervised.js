@@ -8,9 +8,10 @@
 // released over that time.
 const { listenAndServe } = require('../..');
 const hello = require('./hello');
+const { announceReady } = require('./announce');
 
 listenAndServe(`127.0.0.1:${process.env.PORT || 0}`, hello, { drainTimeout: 30_000, upgradeSignals: false, drainRamp: Number(process.env.DRAIN_RAMP || 0) }).then((gs) => {
   gs.upgrader.on('ready', () => {
-    process.stdout.write(JSON.stringify({ event: 'ready', pid: process.pid, port: gs.server.address().port }) + '\n');
+    announceReady(gs.server.address().port);
   });
 });
