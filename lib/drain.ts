@@ -233,7 +233,8 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
 
   /** Every connection counted in #connections (the accepted socket; for TLS the raw one). */
   readonly #sockets = new Set<Duplex>();
-  readonly #http1 = new Map<Duplex, Http1Connection>();
+  /** Open HTTP/1 connections; each is also `socket[kConnection]` of its socket. */
+  readonly #http1 = new Set<Http1Connection>();
   /** Connections of a plain net.Server / tls.Server (for TLS the TLSSocket). */
   readonly #plain = new Set<Duplex>();
   readonly #upgraded = new Map<Duplex, http.IncomingMessage>();
@@ -379,7 +380,7 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
     this.#emitSafely('draining', { connections: connectionsAtStart, requests: requestsAtStart });
 
     for (const socket of this.#sockets) this.#swallowErrors(socket);
-    const open = [...this.#http1.values()];
+    const open = [...this.#http1];
     for (const connection of open) this.#swallowErrors(connection.socket);
     let stopReleasing: (() => void) | undefined;
     if (ramp > 0 && open.length > 1) stopReleasing = this.#rampRelease(open, ramp);
@@ -439,7 +440,7 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
   #release(connections: Http1Connection[]): void {
     const idle: Http1Connection[] = [];
     for (const connection of connections) {
-      if (connection.released || connection.socket.destroyed || this.#http1.get(connection.socket) !== connection) continue;
+      if (connection.released || connection.socket.destroyed || !this.#http1.has(connection)) continue;
       connection.released = true;
       const latest = connection.latest;
       if (connection.inFlight > 0 && latest !== undefined && !latest.headersSent) latest.setHeader('Connection', 'close');
@@ -531,7 +532,7 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
     if (this.#sockets.delete(socket)) this.#connections.done();
     const connection = socket[kConnection];
     if (connection === undefined || connection.drainer !== this) return;
-    if (this.#http1.get(socket) === connection) this.#http1.delete(socket);
+    this.#http1.delete(connection);
     this.#idle?.delete(connection);
   }
 
@@ -552,7 +553,7 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
   #openHttp1(socket: Duplex): Http1Connection {
     const connection: Http1Connection = { socket, inFlight: 0, latest: undefined, idleSince: 0, bytesReadAtIdle: 0, drainer: this, released: this.#draining };
     (socket as TrackedSocket)[kConnection] = connection;
-    this.#http1.set(socket, connection);
+    this.#http1.add(connection);
     this.#listenClose(socket);
     if (this.#draining) {
       this.#swallowErrors(socket);
@@ -601,16 +602,16 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
     // Idleness only matters once draining: outside a drain this costs nothing.
     if (connection.inFlight === 0 && connection.released) {
       markIdle(connection);
-      if (!connection.socket.destroyed && drainer.#http1.get(connection.socket) === connection) drainer.#idle?.add(connection);
+      if (!connection.socket.destroyed && drainer.#http1.has(connection)) drainer.#idle?.add(connection);
     }
     drainer.#requests.done();
   };
 
   readonly #onUpgrade = (req: http.IncomingMessage, socket: Duplex): void => {
-    const connection = this.#http1.get(socket);
-    if (connection) {
+    const connection = (socket as TrackedSocket)[kConnection];
+    if (connection !== undefined && connection.drainer === this && this.#http1.has(connection)) {
       // The socket leaves HTTP: no more requests, no idle closing.
-      this.#http1.delete(socket);
+      this.#http1.delete(connection);
       (socket as TrackedSocket)[kConnection] = undefined;
       this.#idle?.delete(connection);
     } else {
@@ -727,7 +728,7 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
   #hammer(): number {
     const destroyed = this.#connections.count;
     for (const session of this.#sessions) session.destroy();
-    const sockets = new Set<Duplex>([...this.#upgraded.keys(), ...this.#http1.keys(), ...this.#plain, ...this.#sockets]);
+    const sockets = new Set<Duplex>([...this.#upgraded.keys(), ...[...this.#http1].map((c) => c.socket), ...this.#plain, ...this.#sockets]);
     for (const socket of sockets) {
       this.#swallowErrors(socket);
       socket.destroy();
