@@ -28,13 +28,17 @@ function parseWrk(text) {
   };
 }
 
-/** Runs wrk against `url` for `seconds`; resolves with the parsed result and raw text. */
-function runWrk({ url, seconds, connections = 32, threads = 2, keepAlive = true }) {
+/**
+ * Runs wrk against `url` for `seconds`; resolves with the parsed result and
+ * raw text. `cpu`: run it on that CPU only (`taskset -c`).
+ */
+function runWrk({ url, seconds, connections = 32, threads = 2, keepAlive = true, cpu }) {
   const args = [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '10s'];
   if (!keepAlive) args.push('-H', 'Connection: close');
   args.push(url);
+  const [command, argv] = cpu === undefined ? ['wrk', args] : ['taskset', ['-c', String(cpu), 'wrk', ...args]];
   return new Promise((resolve, reject) => {
-    const wrk = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const wrk = spawn(command, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     wrk.stdout.on('data', (d) => (out += d));
     wrk.on('error', (err) => reject(new Error(`cannot run wrk (apt-get install wrk): ${err.message}`)));
