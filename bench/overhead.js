@@ -20,7 +20,7 @@ const { spawn } = require('node:child_process');
 const { createInterface } = require('node:readline');
 const { availableParallelism } = require('node:os');
 const { join } = require('node:path');
-const { eachOption, intOption, usageError } = require('./lib/args');
+const { eachOption, intOption, passesOption, usageError } = require('./lib/args');
 const { runWrk } = require('./lib/wrk');
 
 const usage = usageError('node bench/overhead.js [--rounds 8] [--seconds 4] [--passes keep-alive,close] [--no-pin] [--json]');
@@ -28,11 +28,8 @@ const options = { rounds: 8, seconds: 4, passes: [true, false], pin: true, json:
 eachOption(process.argv.slice(2), usage, (name, value) => {
   if (name === '--rounds') options.rounds = intOption(usage, name, value(), 1);
   else if (name === '--seconds') options.seconds = intOption(usage, name, value(), 1);
-  else if (name === '--passes') {
-    const passes = value().split(',').filter(Boolean);
-    if (passes.length === 0 || passes.some((p) => p !== 'keep-alive' && p !== 'close')) usage('--passes takes keep-alive, close or both');
-    options.passes = [true, false].filter((keepAlive) => passes.includes(keepAlive ? 'keep-alive' : 'close'));
-  } else if (name === '--no-pin') options.pin = false;
+  else if (name === '--passes') options.passes = passesOption(usage, value());
+  else if (name === '--no-pin') options.pin = false;
   else if (name === '--json') options.json = true;
   else if (name === '--help' || name === '-h') usage('GracefulServer against plain http.Server, both serving at once on one CPU.');
   else return false;

@@ -27,7 +27,7 @@ const { spawn } = require('node:child_process');
 const { createInterface } = require('node:readline');
 const { readFileSync } = require('node:fs');
 const { join } = require('node:path');
-const { eachOption, intOption, usageError } = require('./lib/args');
+const { eachOption, intOption, passesOption, usageError } = require('./lib/args');
 const { runWrk } = require('./lib/wrk');
 
 const usage = usageError(
@@ -43,11 +43,8 @@ function parseArgs(argv) {
     else if (name === '--rounds') o.rounds = int(name, value(), 1);
     else if (name === '--ramp') o.ramp = int(name, value(), 1);
     else if (name === '--rows') o.rows = value().split(',').map((r) => int('--rows', r, 1));
-    else if (name === '--passes') {
-      const passes = value().split(',').filter(Boolean);
-      if (passes.length === 0 || passes.some((p) => p !== 'keep-alive' && p !== 'close')) usage('--passes takes keep-alive, close or both');
-      o.passes = [true, false].filter((keepAlive) => passes.includes(keepAlive ? 'keep-alive' : 'close'));
-    } else if (name === '--json') o.json = true;
+    else if (name === '--passes') o.passes = passesOption(usage, value());
+    else if (name === '--json') o.json = true;
     else if (name === '--verbose') o.verbose = true;
     else if (name === '--help' || name === '-h') usage('GracefulServer and the supervisor against a plain http.Server, under wrk, with upgrades.');
     else return false;

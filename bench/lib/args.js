@@ -35,4 +35,14 @@ function intOption(usage, name, raw, min) {
   return n;
 }
 
-module.exports = { eachOption, intOption, usageError };
+/**
+ * `--passes keep-alive,close` as the list of passes to run, in that order:
+ * true for keep-alive, false for `Connection: close`; else a usage error.
+ */
+function passesOption(usage, raw) {
+  const passes = raw.split(',').filter(Boolean);
+  if (passes.length === 0 || passes.some((p) => p !== 'keep-alive' && p !== 'close')) usage('--passes takes keep-alive, close or both');
+  return [true, false].filter((keepAlive) => passes.includes(keepAlive ? 'keep-alive' : 'close'));
+}
+
+module.exports = { eachOption, intOption, passesOption, usageError };
