@@ -9,6 +9,7 @@ import * as tls from 'node:tls';
 import { DrainCounter } from './drain-counter';
 import { IdleQueue, markIdle, type IdleConnection } from './drain-idle';
 import { observeWhileListened } from './drain-listeners';
+import { OpenList } from './drain-open-list';
 import { invalidType, invalidValue } from './errors';
 
 /** Default `timeout` of {@link ServerDrainer.drain}: what is left after 30 s is destroyed. */
@@ -100,7 +101,10 @@ export interface DrainResult {
 export interface DrainStats {
   /** Open connections (TCP, or Unix socket), including upgraded ones and TLS handshakes. */
   connections: number;
-  /** HTTP/1 requests and HTTP/2 streams in flight. */
+  /**
+   * HTTP/1 requests and HTTP/2 streams in flight. Before the drain applies to
+   * an HTTP/1 connection, requests pipelined on it count as one.
+   */
   requests: number;
   /** Connections that left HTTP through 'upgrade' or 'connect' (a subset of `connections`). */
   upgraded: number;
@@ -131,16 +135,31 @@ export type ServerDrainerEvents = {
 type Kind = 'http1' | 'http2' | 'net';
 
 /**
- * An HTTP/1 connection: how many responses are in flight, the latest one (with
- * pipelining, the one Node sends last: a `Connection: close` there closes the
- * connection after all the others), and when it became idle.
+ * An HTTP/1 connection: the latest response (with pipelining, the one Node
+ * sends last: a `Connection: close` there closes the connection after all the
+ * others), how many responses are in flight, and when it became idle.
+ *
+ * Until the drain applies to it (`released`), only `latest` is kept, and
+ * kept after it finished: nothing is counted per request. Responses finish
+ * in order, so the connection is busy exactly while `latest` is (see
+ * {@link inFlight}); the release starts counting from there.
  */
 interface Http1Connection extends IdleConnection {
+  /** Responses in flight that are counted (only once released). */
   inFlight: number;
   latest: http.ServerResponse | undefined;
   readonly drainer: ServerDrainer;
   /** The drain applies to this connection (see DrainOptions.ramp); false outside a drain. */
   released: boolean;
+}
+
+/** Whether `res` has neither finished nor been torn down. */
+function inFlight(res: http.ServerResponse | undefined): res is http.ServerResponse {
+  return res !== undefined && !res.writableFinished && !res.destroyed;
+}
+
+function isOpenSocket(socket: Duplex): boolean {
+  return !socket.destroyed;
 }
 
 // Which tracked connection a response belongs to, for the one shared 'close' listener.
@@ -221,6 +240,17 @@ function checkTimeout(name: string, value: unknown, allowInfinity: boolean): num
  * freshly started Node process runs its code unoptimised for its first
  * thousands of requests; the ramp lets the warm generation carry the load
  * meanwhile. The drain resolves no sooner than the ramp ends.
+ *
+ * **Cost while serving.** Until a drain starts, the drainer keeps what it
+ * needs for it and counts nothing: per connection a small record and an
+ * array slot (no listener, no Set entry; closed ones are swept out in
+ * batches), per HTTP/1 request one property write (the connection's latest
+ * response, which stays referenced until the next request or the drain).
+ * The drain takes the count from there: Node answers the requests of one
+ * connection in order, so a connection is busy exactly while its latest
+ * response is. HTTP/2 streams, sessions and upgraded sockets are counted as
+ * they come. `npm run bench:overhead` measures the difference to a plain
+ * server.
  */
 export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
   readonly #server: net.Server;
@@ -237,6 +267,11 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
   readonly #http1 = new Set<Http1Connection>();
   /** Connections of a plain net.Server / tls.Server (for TLS the TLSSocket). */
   readonly #plain = new Set<Duplex>();
+  // Before the drain, the same three without a listener or a Set entry per
+  // connection (see OpenList); the drain moves them into the sets above.
+  readonly #earlySockets = new OpenList<Duplex>(isOpenSocket);
+  readonly #earlyHttp1 = new OpenList<Http1Connection>((connection) => this.#isOpenHttp1(connection));
+  readonly #earlyPlain = new OpenList<Duplex>(isOpenSocket);
   readonly #upgraded = new Map<Duplex, http.IncomingMessage>();
   readonly #sessions = new Set<Http2Session>();
   readonly #streams = new Set<ServerHttp2Stream>();
@@ -304,7 +339,22 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
 
   /** What is open right now, for log lines. */
   get stats(): DrainStats {
-    return { connections: this.#connections.count, requests: this.#requests.count, upgraded: this.#upgradedCount.count };
+    // Before the drain nothing is counted as it happens: count now.
+    const early = this.#draining ? 0 : new Set(this.#earlySockets.open()).size;
+    return {
+      connections: this.#connections.count + early,
+      requests: this.#requests.count + this.#uncountedRequests(),
+      upgraded: this.#upgradedCount.count,
+    };
+  }
+
+  /** HTTP/1 connections busy with a response that is not counted yet (not released). */
+  #uncountedRequests(): number {
+    let busy = 0;
+    for (const connection of this.#draining ? this.#http1 : this.#earlyHttp1.open()) {
+      if (!connection.released && inFlight(connection.latest)) busy++;
+    }
+    return busy;
   }
 
   /** True from the first call of {@link drain}. */
@@ -371,12 +421,13 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
   async #run(timeout: number, ramp: number, acceptDuringRamp: boolean): Promise<DrainResult> {
     const start = performance.now();
     this.#draining = true;
+    this.#adopt();
     let listenerClosing = Promise.resolve();
     if (ramp > 0 && acceptDuringRamp && !this.#stopped) listenerClosing = this.#acceptFor(ramp);
     else this.stopAccepting();
     this.#idle = new IdleQueue(this.#idleBound(), (connection) => this.#closeIdle(connection));
     const connectionsAtStart = this.#connections.count;
-    const requestsAtStart = this.#requests.count;
+    const requestsAtStart = this.#requests.count + this.#uncountedRequests();
     this.#emitSafely('draining', { connections: connectionsAtStart, requests: requestsAtStart });
 
     for (const socket of this.#sockets) this.#swallowErrors(socket);
@@ -440,11 +491,16 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
   #release(connections: Http1Connection[]): void {
     const idle: Http1Connection[] = [];
     for (const connection of connections) {
-      if (connection.released || connection.socket.destroyed || !this.#http1.has(connection)) continue;
+      if (connection.released || !this.#isOpenHttp1(connection)) continue;
       connection.released = true;
       const latest = connection.latest;
-      if (connection.inFlight > 0 && latest !== undefined && !latest.headersSent) latest.setHeader('Connection', 'close');
-      if (connection.inFlight === 0) {
+      if (inFlight(latest)) {
+        // Responses finish in order: once the latest has, so have the ones
+        // pipelined before it, and the connection is idle. Count it from here.
+        this.#countResponse(connection, latest);
+        if (!latest.headersSent) latest.setHeader('Connection', 'close');
+      } else {
+        connection.latest = undefined;
         // Idleness is not tracked before a drain (it would cost every request):
         // an idle connection counts as idle from now, which only ever closes
         // it later than its last response would allow, never sooner.
@@ -501,7 +557,29 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
 
   // ---- tracking -----------------------------------------------------------
 
+  /** Moves the connections seen before the drain into the sets the drain works on. */
+  #adopt(): void {
+    for (const socket of this.#earlySockets.open()) this.#countConnection(socket);
+    for (const connection of this.#earlyHttp1.open()) {
+      this.#http1.add(connection);
+      this.#listenClose(connection.socket);
+    }
+    for (const socket of this.#earlyPlain.open()) this.#trackPlain(socket);
+    this.#earlySockets.clear();
+    this.#earlyHttp1.clear();
+    this.#earlyPlain.clear();
+  }
+
+  #isOpenHttp1(connection: Http1Connection): boolean {
+    const socket = connection.socket as TrackedSocket;
+    return connection.drainer === this && socket[kConnection] === connection && !socket.destroyed;
+  }
+
   #countConnection(socket: Duplex): void {
+    if (!this.#draining) {
+      this.#earlySockets.add(socket);
+      return;
+    }
     if (this.#sockets.has(socket)) return;
     this.#sockets.add(socket);
     this.#connections.add();
@@ -553,6 +631,10 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
   #openHttp1(socket: Duplex): Http1Connection {
     const connection: Http1Connection = { socket, inFlight: 0, latest: undefined, idleSince: 0, bytesReadAtIdle: 0, drainer: this, released: this.#draining };
     (socket as TrackedSocket)[kConnection] = connection;
+    if (!this.#draining) {
+      this.#earlyHttp1.add(connection);
+      return connection;
+    }
     this.#http1.add(connection);
     this.#listenClose(socket);
     if (this.#draining) {
@@ -564,9 +646,18 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
   }
 
   #openPlain(socket: Duplex): void {
+    if (!this.#draining) {
+      this.#earlyPlain.add(socket);
+      return;
+    }
+    this.#trackPlain(socket);
+    this.#tellPlain(socket);
+  }
+
+  #trackPlain(socket: Duplex): void {
+    if (this.#plain.has(socket)) return;
     this.#plain.add(socket);
     socket.once('close', () => this.#plain.delete(socket));
-    if (this.#draining) this.#tellPlain(socket);
   }
 
   readonly #onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -579,17 +670,24 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
       this.#countConnection(socket);
       connection = this.#openHttp1(socket);
     }
-    if (this.#idle !== undefined) this.#idle.delete(connection);
-    connection.inFlight++;
     connection.latest = res;
+    // Before the drain applies to the connection, that is all a request costs.
+    if (!connection.released) return;
+    this.#idle?.delete(connection);
+    this.#countResponse(connection, res);
+    if (!res.headersSent) res.setHeader('Connection', 'close');
+  };
+
+  /** Counts `res` as in flight on `connection` until its 'close'. */
+  #countResponse(connection: Http1Connection, res: http.ServerResponse): void {
+    connection.inFlight++;
     this.#requests.add();
-    // This runs for every request: one listener, no closure per request.
-    // 'close' comes once per response, after 'finish' or when the connection
-    // is torn down first.
+    // One listener shared by every response, no closure per response. 'close'
+    // comes once per response, after 'finish' or when the connection is torn
+    // down first.
     (res as TrackedResponse)[kConnection] = connection;
     res.on('close', this.#onResponseClose);
-    if (connection.released && !res.headersSent) res.setHeader('Connection', 'close');
-  };
+  }
 
   readonly #onResponseClose = function (this: http.ServerResponse): void {
     const response = this as TrackedResponse;
@@ -599,17 +697,17 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
     connection.inFlight--;
     if (connection.latest === this) connection.latest = undefined;
     const drainer = connection.drainer;
-    // Idleness only matters once draining: outside a drain this costs nothing.
-    if (connection.inFlight === 0 && connection.released) {
+    // Only released connections count their responses: this one is idle now.
+    if (connection.inFlight === 0) {
       markIdle(connection);
-      if (!connection.socket.destroyed && drainer.#http1.has(connection)) drainer.#idle?.add(connection);
+      if (drainer.#isOpenHttp1(connection)) drainer.#idle?.add(connection);
     }
     drainer.#requests.done();
   };
 
   readonly #onUpgrade = (req: http.IncomingMessage, socket: Duplex): void => {
     const connection = (socket as TrackedSocket)[kConnection];
-    if (connection !== undefined && connection.drainer === this && this.#http1.has(connection)) {
+    if (connection !== undefined && this.#isOpenHttp1(connection)) {
       // The socket leaves HTTP: no more requests, no idle closing.
       this.#http1.delete(connection);
       (socket as TrackedSocket)[kConnection] = undefined;

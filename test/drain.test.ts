@@ -195,6 +195,63 @@ describe('ServerDrainer: HTTP/1 keep-alive rule', () => {
     expect((await drained).hammered).toBe(0);
   });
 
+  it('pipelined requests in flight at the start all complete; only the last response says Connection: close', async () => {
+    const responders = new Map<string, (body: string) => void>();
+    let bothArrived: () => void;
+    const arrived = new Promise<void>((resolve) => {
+      bothArrived = resolve;
+    });
+    const server = track(
+      http.createServer((req, res) => {
+        responders.set(req.url!, (body) => res.end(body));
+        if (responders.size === 2) bothArrived();
+      }),
+    );
+    const drainer = new ServerDrainer(server);
+    const port = await listenLocal(server);
+    const socket = rawSocket(port);
+    await once(socket, 'connect');
+    let text = '';
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+    });
+    const ended = once(socket, 'end');
+    socket.write('GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n');
+    await arrived;
+    // Before the drain, requests pipelined on one connection count as one.
+    expect(drainer.stats).toEqual({ connections: 1, requests: 1, upgraded: 0 });
+    const drained = drainer.drain({ timeout: 10_000 });
+    // The second answer first: Node holds it back until the first is sent.
+    responders.get('/b')!('second');
+    responders.get('/a')!('first');
+    await ended;
+    const responses = text.split(/(?=HTTP\/1\.1 )/);
+    expect(responses).toHaveLength(2);
+    expect(responses[0]).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*Connection: keep-alive\r\n[\s\S]*first$/);
+    expect(responses[1]).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*Connection: close\r\n[\s\S]*second$/);
+    expect(await drained).toMatchObject({ hammered: 0, connectionsAtStart: 1, requestsAtStart: 1 });
+  });
+
+  it('counts only the connections still open when the drain starts, after many have come and gone', async () => {
+    const server = track(http.createServer((_req, res) => res.end('ok')));
+    const drainer = new ServerDrainer(server);
+    const port = await listenLocal(server);
+    const serverSideClosed: Promise<unknown>[] = [];
+    server.on('connection', (socket: net.Socket) => serverSideClosed.push(once(socket, 'close')));
+    // More than one sweep's worth of short connections (see OpenList).
+    for (let i = 0; i < 150; i++) {
+      const client = await connect(port);
+      expect((await client.request('/', 'Connection: close\r\n')).body).toBe('ok');
+      await client.closed;
+    }
+    await Promise.all(serverSideClosed);
+    const kept = [await connect(port), await connect(port)];
+    await Promise.all(kept.map((client) => client.request()));
+    expect(drainer.stats).toEqual({ connections: 2, requests: 0, upgraded: 0 });
+    const result = await drainer.drain({ timeout: 10_000 });
+    expect(result).toMatchObject({ hammered: 0, connectionsAtStart: 2, requestsAtStart: 0 });
+  });
+
   it("tracks requests that Node hands to a 'checkContinue' listener instead of 'request'", async () => {
     let respond: (() => void) | undefined;
     const server = track(http.createServer());
