@@ -13,7 +13,7 @@
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { cleanupRuns, removeScratch } from '../helpers/generations';
 import { cleanupSupervisors } from '../helpers/supervisor';
-import { describeLoad, gone, holders, Load, modeFile, outcome, readyOf, report, servingPid, startGraceful, startSupervisor, stopLoads, upgrade, ZERO_ERRORS } from './harness';
+import { describeLoad, gone, holders, Load, modeFile, outcome, readyOf, report, reloadNormallyToThird, servingPid, startGraceful, startSupervisor, stopLoads, upgrade, ZERO_ERRORS } from './harness';
 
 afterEach(async () => {
   await stopLoads();
@@ -60,12 +60,7 @@ it('supervisor: the new generation crashes 1 s after READY=1, within --probation
   const servedByCrashed = load.served(pid2);
   const errorsAtCrash = load.errors.filter((e) => e.t >= crash.t && e.t < crash.t + 500);
   const errorsAfter = load.errors.filter((e) => e.t >= crash.t + 500);
-  mode.set('normal');
-  const mark2 = run.logs.length;
-  run.signal('SIGHUP');
-  const pid3 = await servingPid(run, 3, mark2);
-  await load.servedMore(pid3);
-  const totals = await load.stop();
+  const { pid3, totals } = await reloadNormallyToThird(run, mode, load);
   row.result =
     `"${failed[0].replace(/^handover\[\d+\]: /, '')}"; the crashed pid had answered ${servedByCrashed} requests (new connections during probation); ` +
     `errors at the crash: ${errorsAtCrash.length} (${kinds(errorsAtCrash)}), after it: ${errorsAfter.length}; socket held by the supervisor and generation 1 (${heldBy.length} processes); ${describeLoad(totals)}; later reload: pid ${pid1} -> ${pid3}`;

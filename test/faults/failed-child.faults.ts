@@ -9,7 +9,7 @@
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { cleanupRuns, removeScratch } from '../helpers/generations';
 import { cleanupSupervisors } from '../helpers/supervisor';
-import { describeLoad, gone, Load, modeFile, outcome, readyOf, report, servingPid, startGraceful, startSupervisor, stopLoads } from './harness';
+import { describeLoad, gone, gracefulUpgradeTo, outcome, report, stopLoads, supervisorReloadTo } from './harness';
 
 afterEach(async () => {
   await stopLoads();
@@ -45,14 +45,7 @@ it('GracefulServer: requests accepted by a new generation that never becomes rea
     model: 'GracefulServer',
     must: 'no request lost: what the failing new process accepted is answered (or it never accepts before it is ready)',
   });
-  const mode = modeFile();
-  const run = startGraceful({ modeFile: mode.path, options: { upgradeTimeout: TIMEOUT_MS } });
-  const first = await readyOf(run, null);
-  const load = new Load(first.port);
-  await load.servedMore(first.pid);
-  mode.set('never-ready');
-  run.signal(first.pid, 'SIGHUP');
-  const child = await run.next({ event: 'listening', mode: 'never-ready' });
+  const { run, first, load, child } = await gracefulUpgradeTo('never-ready', TIMEOUT_MS, 'listening');
   const { outcomes, onChild, ids } = await requestsUntilOneLandsOn(first.port, child.pid, (id) => run.next({ event: 'request', id }));
   const failed = await run.next({ event: 'upgrade-failed', pid: first.pid });
   await gone(run, child.pid);
@@ -75,17 +68,7 @@ it('supervisor: requests accepted by a new generation that never becomes ready',
     model: 'supervisor',
     must: 'no request lost: what the failing new generation accepted is answered (or it never accepts before it is ready)',
   });
-  const mode = modeFile();
-  const run = startSupervisor({ modeFile: mode.path }, ['--ready-timeout', `${TIMEOUT_MS}ms`]);
-  const port = await run.port();
-  const pid1 = await servingPid(run, 1);
-  const load = new Load(port);
-  await load.servedMore(pid1);
-  mode.set('never-ready');
-  const mark = run.logs.length;
-  run.signal('SIGHUP');
-  const pid2 = await run.generationPid(2);
-  await run.event({ event: 'listening', pid: pid2 });
+  const { run, port, load, pid2, mark } = await supervisorReloadTo('never-ready', ['--ready-timeout', `${TIMEOUT_MS}ms`], 'listening');
   const { outcomes, onChild, ids } = await requestsUntilOneLandsOn(port, pid2, (id) => run.event({ event: 'request', id }));
   const failed = await run.log(/reload failed: .*/, mark);
   const results = await Promise.all(outcomes);

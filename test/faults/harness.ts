@@ -122,6 +122,69 @@ export async function servingPid(run: SupervisorRun, n: number, from = 0, timeou
   return Number(m[1] ?? m[2]);
 }
 
+/**
+ * Deploys the normal app again and reloads: resolves with generation 3's pid
+ * once it has served `load`, and the load's totals (the load is stopped).
+ */
+export async function reloadNormallyToThird(run: SupervisorRun, mode: ModeFile, load: Load): Promise<{ pid3: number; totals: LoadTotals }> {
+  mode.set('normal');
+  const mark = run.logs.length;
+  run.signal('SIGHUP');
+  const pid3 = await servingPid(run, 3, mark);
+  await load.servedMore(pid3);
+  return { pid3, totals: await load.stop() };
+}
+
+// --- an upgrade into a faulty next generation -------------------------------
+
+/**
+ * A GracefulServer (`upgradeTimeout`) serving under load, SIGHUP'd into a
+ * fault-app in `nextMode`; resolves with the next generation's `untilEvent`
+ * ('listening' for one that adopts the socket and accepts from it but is
+ * never ready). `sentAt`: when the SIGHUP was sent.
+ */
+export async function gracefulUpgradeTo(
+  nextMode: string,
+  upgradeTimeout: number,
+  untilEvent: string,
+): Promise<{ mode: ModeFile; run: Run; first: GenEvent; load: Load; child: GenEvent; sentAt: number }> {
+  const mode = modeFile();
+  const run = startGraceful({ modeFile: mode.path, options: { upgradeTimeout } });
+  const first = await readyOf(run, null);
+  const load = new Load(first.port);
+  await load.servedMore(first.pid);
+  mode.set(nextMode);
+  const sentAt = Date.now();
+  run.signal(first.pid, 'SIGHUP');
+  const child = await run.next((e) => e.event === untilEvent && e.pid !== first.pid);
+  return { mode, run, first, load, child, sentAt };
+}
+
+/**
+ * A supervisor (`handover run [args]`) whose first generation serves under
+ * load, reloaded (SIGHUP) into a fault-app in `nextMode`; resolves once
+ * generation 2 has sent `untilEvent` ('listening' for a generation that is
+ * never ready). `mark` is where the reload's log lines begin.
+ */
+export async function supervisorReloadTo(
+  nextMode: string,
+  args: string[],
+  untilEvent: string,
+): Promise<{ mode: ModeFile; run: SupervisorRun; port: number; pid1: number; load: Load; pid2: number; mark: number }> {
+  const mode = modeFile();
+  const run = startSupervisor({ modeFile: mode.path }, args);
+  const port = await run.port();
+  const pid1 = await servingPid(run, 1);
+  const load = new Load(port);
+  await load.servedMore(pid1);
+  mode.set(nextMode);
+  const mark = run.logs.length;
+  run.signal('SIGHUP');
+  const pid2 = await run.generationPid(2);
+  await run.event({ event: untilEvent, pid: pid2 });
+  return { mode, run, port, pid1, load, pid2, mark };
+}
+
 // --- load -----------------------------------------------------------------
 
 /** One client error with the time it was seen. */
@@ -141,12 +204,18 @@ export class TimedLoad extends LoadClient {
   }
 }
 
+/** What {@link Load.stop} returns: the totals of each client. */
+export interface LoadTotals {
+  keepAlive: LoadStats;
+  connectLoop: LoadStats;
+}
+
 /** The suite's light load on one port: keep-alive connections and a connect-per-request client. */
 export class Load {
   readonly keepAlive: TimedLoad;
   readonly connectLoop: TimedLoad;
   readonly started = Date.now();
-  #stopped: { keepAlive: LoadStats; connectLoop: LoadStats } | undefined;
+  #stopped: LoadTotals | undefined;
 
   constructor(port: number, options: { connections?: number; pace?: number; requestTimeoutMs?: number } = {}) {
     const path = `/pace?ms=${options.pace ?? PACE_MS}`;
@@ -168,7 +237,7 @@ export class Load {
   }
 
   /** Stops both clients (each finishes the request it has on the wire) and returns the totals. */
-  async stop(): Promise<{ keepAlive: LoadStats; connectLoop: LoadStats }> {
+  async stop(): Promise<LoadTotals> {
     if (!this.#stopped) {
       const [keepAlive, connectLoop] = await Promise.all([this.keepAlive.stop(), this.connectLoop.stop()]);
       this.#stopped = { keepAlive, connectLoop };
@@ -310,6 +379,9 @@ export function holders(target: string): number[] {
 }
 
 /** A file fault-app.js reads its mode from at start: a test "deploys" a behaviour before the next generation. */
+export type ModeFile = ReturnType<typeof modeFile>;
+
+/** Makes a {@link ModeFile} holding `initial`. */
 export function modeFile(initial = 'normal'): { path: string; set(mode: string): void } {
   const path = join(scratchDir('faults-mode-'), 'mode');
   writeFileSync(path, initial);

@@ -6,7 +6,7 @@ import { afterAll, afterEach, expect, it } from 'vitest';
 import { cleanupRuns, procState, removeScratch, type GenEvent, type Run } from '../helpers/generations';
 import { cleanupSupervisors, procState as stateOf, type SupervisorRun } from '../helpers/supervisor';
 import { zombieChildren } from '../helpers/proc';
-import { describeLoad, errorTotal, fdCountOf, gone, holders, Load, modeFile, outcome, readyOf, report, servingPid, since, startGraceful, startSupervisor, stopLoads, upgrade, ZERO_ERRORS } from './harness';
+import { describeLoad, errorTotal, fdCountOf, gone, holders, Load, modeFile, outcome, readyOf, reloadNormallyToThird, report, servingPid, since, startGraceful, startSupervisor, gracefulUpgradeTo, stopLoads, supervisorReloadTo, upgrade, ZERO_ERRORS } from './harness';
 
 afterEach(async () => {
   await stopLoads();
@@ -126,17 +126,7 @@ it('supervisor: SIGTERM while a reload runs', async (context) => {
     model: 'supervisor',
     must: "the reload is abandoned; SIGTERM reaches both generations; requests in flight complete; the supervisor exits with the app's status (0); no process left; new connections refused, not queued (no error but refusals later than 100 ms after SIGTERM)",
   });
-  const mode = modeFile();
-  const run = startSupervisor({ modeFile: mode.path }, ['--drain-timeout', '3s']);
-  const port = await run.port();
-  const pid1 = await servingPid(run, 1);
-  const load = new Load(port);
-  await load.servedMore(pid1);
-  mode.set('hang-before-listen');
-  const mark = run.logs.length;
-  run.signal('SIGHUP');
-  const pid2 = await run.generationPid(2);
-  await run.event({ event: 'holding', pid: pid2 });
+  const { run, port, pid1, load, pid2, mark } = await supervisorReloadTo('hang-before-listen', ['--drain-timeout', '3s'], 'holding');
   const inFlight = outcome(port, '/pace?ms=800&tell&id=in-flight');
   await run.event({ event: 'request', id: 'in-flight' });
   const socket = (await run.event({ event: 'ready', pid: pid1 })).sockets[0] as string;
@@ -279,15 +269,7 @@ it('GracefulServer: the new generation SIGSTOPped before it is ready', async (co
     model: 'GracefulServer',
     must: "'upgrade-failed' ERR_UPGRADE_TIMEOUT at upgradeTimeout (2 s); the stopped process is killed and reaped; the old one serves on (0 client errors, 0 refused); the next upgrade works",
   });
-  const mode = modeFile();
-  const run = startGraceful({ modeFile: mode.path, options: { upgradeTimeout: 2000 } });
-  const first = await readyOf(run, null);
-  const load = new Load(first.port);
-  await load.servedMore(first.pid);
-  mode.set('sigstop');
-  const sent = Date.now();
-  run.signal(first.pid, 'SIGHUP');
-  const child = await run.next({ event: 'stopping-self' });
+  const { mode, run, first, load, child, sentAt: sent } = await gracefulUpgradeTo('sigstop', 2000, 'stopping-self');
   await expect.poll(() => procState(child.pid)?.state).toBe('T');
   const failed = await run.next({ event: 'upgrade-failed', pid: first.pid });
   await gone(run, child.pid);
@@ -311,27 +293,12 @@ it('supervisor: the new generation SIGSTOPped before it is ready', async (contex
     model: 'supervisor',
     must: 'reload failed at --ready-timeout (2 s), the stopped generation killed and reaped; the old one serves on (0 client errors, 0 refused); the next reload works',
   });
-  const mode = modeFile();
-  const run = startSupervisor({ modeFile: mode.path }, ['--ready-timeout', '2s']);
-  const port = await run.port();
-  const pid1 = await servingPid(run, 1);
-  const load = new Load(port);
-  await load.servedMore(pid1);
-  mode.set('sigstop');
-  const mark = run.logs.length;
-  run.signal('SIGHUP');
-  const pid2 = await run.generationPid(2);
-  await run.event({ event: 'stopping-self', pid: pid2 });
+  const { mode, run, pid1, load, pid2, mark } = await supervisorReloadTo('sigstop', ['--ready-timeout', '2s'], 'stopping-self');
   await expect.poll(() => stateOf(pid2)).toBe('T');
   const failed = await run.log(new RegExp(`reload failed: generation 2 \\(pid ${pid2}\\) was not ready within 2000 ms; it was killed; generation 1 \\(pid ${pid1}\\) goes on serving`), mark);
   expect(stateOf(pid2)).toBeNull();
   await load.servedMore(pid1, 200);
-  mode.set('normal');
-  const mark2 = run.logs.length;
-  run.signal('SIGHUP');
-  const pid3 = await servingPid(run, 3, mark2);
-  await load.servedMore(pid3);
-  const totals = await load.stop();
+  const { pid3, totals } = await reloadNormallyToThird(run, mode, load);
   row.result = `new pid stopped (state T); "${failed[0]}"; reaped; next reload -> pid ${pid3}; zombies: ${zombieChildren(run.pid).length}; ${describeLoad(totals)}`;
   expect(zombieChildren(run.pid)).toEqual([]);
   expect(totals.keepAlive.errors, totals.keepAlive.samples.join('\n')).toEqual(ZERO_ERRORS);

@@ -11,7 +11,7 @@ import { afterAll, afterEach, expect, it } from 'vitest';
 import { sdNotify } from '../../lib/index';
 import { cleanupRuns, removeScratch } from '../helpers/generations';
 import { cleanupSupervisors } from '../helpers/supervisor';
-import { describeLoad, environOf, gone, Load, modeFile, readyOf, report, servingPid, startGraceful, startSupervisor, stopLoads } from './harness';
+import { describeLoad, environOf, gone, gracefulUpgradeTo, report, servingPid, startSupervisor, stopLoads, supervisorReloadTo } from './harness';
 
 afterEach(async () => {
   await stopLoads();
@@ -65,15 +65,7 @@ it('GracefulServer: READY=1 from other processes is ignored; the real timeout ap
     model: 'GracefulServer',
     must: `ignored: the old generation does not retire; the new one (never ready) is killed at upgradeTimeout (${TIMEOUT_MS} ms), not earlier; 0 refused; no client error but on connections the killed process held (row "listens but is never ready")`,
   });
-  const mode = modeFile();
-  const run = startGraceful({ modeFile: mode.path, options: { upgradeTimeout: TIMEOUT_MS } });
-  const first = await readyOf(run, null);
-  const load = new Load(first.port);
-  await load.servedMore(first.pid);
-  mode.set('never-ready');
-  const sent = Date.now();
-  run.signal(first.pid, 'SIGHUP');
-  const child = await run.next({ event: 'listening', mode: 'never-ready' });
+  const { run, first, load, child, sentAt: sent } = await gracefulUpgradeTo('never-ready', TIMEOUT_MS, 'listening');
   const notifySocket = environOf(child.pid).NOTIFY_SOCKET;
   const senders = spoofAll(notifySocket, child.pid);
   const failed = await run.next({ event: 'upgrade-failed', pid: first.pid });
@@ -104,17 +96,7 @@ it('supervisor: READY=1 from other processes is ignored and logged; the real --r
     model: 'supervisor',
     must: `ignored and logged; the new generation (never ready) is killed at --ready-timeout (${TIMEOUT_MS} ms); the old one serves on; 0 refused; no client error but on connections the killed generation held`,
   });
-  const mode = modeFile();
-  const run = startSupervisor({ modeFile: mode.path }, ['--ready-timeout', `${TIMEOUT_MS}ms`]);
-  const port = await run.port();
-  const pid1 = await servingPid(run, 1);
-  const load = new Load(port);
-  await load.servedMore(pid1);
-  mode.set('never-ready');
-  const mark = run.logs.length;
-  run.signal('SIGHUP');
-  const pid2 = await run.generationPid(2);
-  await run.event({ event: 'listening', pid: pid2 });
+  const { run, pid1, load, pid2, mark } = await supervisorReloadTo('never-ready', ['--ready-timeout', `${TIMEOUT_MS}ms`], 'listening');
   const notifySocket = environOf(pid2).NOTIFY_SOCKET;
   const senders = spoofAll(notifySocket, pid2);
   const failed = await run.log(new RegExp(`reload failed: generation 2 \\(pid ${pid2}\\) was not ready within ${TIMEOUT_MS} ms; it was killed; generation 1 \\(pid ${pid1}\\) goes on serving`), mark);
@@ -141,14 +123,7 @@ it('both models: a CAP_SYS_ADMIN process forging the new generation\'s pid in SC
     must: "documented limit, measured: the kernel lets CAP_SYS_ADMIN claim any existing pid, so the sender check cannot tell; what happens then",
   });
   // GracefulServer
-  const mode = modeFile();
-  const run = startGraceful({ modeFile: mode.path, options: { upgradeTimeout: 20_000 } });
-  const first = await readyOf(run, null);
-  const load = new Load(first.port);
-  await load.servedMore(first.pid);
-  mode.set('never-ready');
-  run.signal(first.pid, 'SIGHUP');
-  const child = await run.next({ event: 'listening', mode: 'never-ready' });
+  const { mode, run, first, load, child } = await gracefulUpgradeTo('never-ready', 20_000, 'listening');
   const sent = spoof(environOf(child.pid).NOTIFY_SOCKET, child.pid, child.pid);
   const upgraded = await run.next({ event: 'upgraded', pid: first.pid });
   await load.servedMore(child.pid, 100);
