@@ -135,14 +135,16 @@ export type ServerDrainerEvents = {
 type Kind = 'http1' | 'http2' | 'net';
 
 /**
- * An HTTP/1 connection: the latest response (with pipelining, the one Node
- * sends last: a `Connection: close` there closes the connection after all the
- * others), how many responses are in flight, and when it became idle.
+ * An HTTP/1 connection during a drain: the latest response (with pipelining,
+ * the one Node sends last: a `Connection: close` there closes the connection
+ * after all the others), how many responses are in flight, and when it
+ * became idle. Before the drain a connection has no record (see
+ * {@link latestResponse}), except one the drainer did not see open.
  *
- * Until the drain applies to it (`released`), only `latest` is kept, and
- * kept after it finished: nothing is counted per request. Responses finish
- * in order, so the connection is busy exactly while `latest` is (see
- * {@link inFlight}); the release starts counting from there.
+ * Until the drain applies to it (`released`), only `latest` is kept:
+ * nothing is counted per request. Responses finish in order, so the
+ * connection is busy exactly while `latest` is (see {@link inFlight}); the
+ * release starts counting from there.
  */
 interface Http1Connection extends IdleConnection {
   /** Responses in flight that are counted (only once released). */
@@ -158,6 +160,28 @@ function inFlight(res: http.ServerResponse | undefined): res is http.ServerRespo
   return res !== undefined && !res.writableFinished && !res.destroyed;
 }
 
+/**
+ * The response Node's HTTP/1 server is sending on `socket`: `null` between
+ * responses, `undefined` before the first one. It is `socket._httpMessage`,
+ * which Node's server has set (when it hands a response the socket) and
+ * cleared (when the response has finished) since its first versions, and
+ * which its own error handling reads.
+ */
+function currentResponse(socket: Duplex): http.ServerResponse | null | undefined {
+  return (socket as { _httpMessage?: http.ServerResponse | null })._httpMessage;
+}
+
+/**
+ * The latest response of a connection that has no record yet: the one queued
+ * last behind the current one (pipelining, noted by the 'request' listener),
+ * else the current one; undefined when the connection is idle.
+ */
+function latestResponse(socket: TrackedSocket): http.ServerResponse | undefined {
+  const queued = socket[kQueued];
+  if (inFlight(queued)) return queued;
+  return currentResponse(socket) ?? undefined;
+}
+
 function isOpenSocket(socket: Duplex): boolean {
   return !socket.destroyed;
 }
@@ -166,8 +190,10 @@ function isOpenSocket(socket: Duplex): boolean {
 const kConnection = Symbol('handover.connection');
 // Which drainer's shared 'close' listener a socket has.
 const kDrainer = Symbol('handover.drainer');
+// The latest response queued behind another on a socket with no record (pipelining).
+const kQueued = Symbol('handover.queued');
 type TrackedResponse = http.ServerResponse & { [kConnection]?: Http1Connection };
-type TrackedSocket = Duplex & { [kConnection]?: Http1Connection; [kDrainer]?: ServerDrainer };
+type TrackedSocket = Duplex & { [kConnection]?: Http1Connection; [kDrainer]?: ServerDrainer; [kQueued]?: http.ServerResponse };
 
 function swallow(): void {
   // Errors of one socket during a drain (a client reset) must not crash the process.
@@ -196,7 +222,9 @@ function checkTimeout(name: string, value: unknown, allowInfinity: boolean): num
  * the client sees no reset, no EOF under a request, no 5xx. Works with
  * `http.Server`, `https.Server`, `http2.createServer()` /
  * `createSecureServer()` servers and plain `net.Server` / `tls.Server`, using
- * only their public events and methods.
+ * their public events and methods, and for HTTP/1 the one property through
+ * which Node's server itself knows the response it is sending on a socket
+ * (`socket._httpMessage`; see "Cost while serving").
  *
  * Create it right after the server (before `listen`, or at least before the
  * first connection): connections accepted earlier are not seen, except that
@@ -241,16 +269,20 @@ function checkTimeout(name: string, value: unknown, allowInfinity: boolean): num
  * thousands of requests; the ramp lets the warm generation carry the load
  * meanwhile. The drain resolves no sooner than the ramp ends.
  *
- * **Cost while serving.** Until a drain starts, the drainer keeps what it
- * needs for it and counts nothing: per connection a small record and an
- * array slot (no listener, no Set entry; closed ones are swept out in
- * batches), per HTTP/1 request one property write (the connection's latest
- * response, which stays referenced until the next request or the drain).
- * The drain takes the count from there: Node answers the requests of one
- * connection in order, so a connection is busy exactly while its latest
- * response is. HTTP/2 streams, sessions and upgraded sockets are counted as
- * they come. `npm run bench:overhead` measures the difference to a plain
- * server.
+ * **Cost while serving.** Until a drain starts, the drainer counts nothing
+ * and keeps no reference to a request: per connection it keeps an array
+ * slot (no listener, no Set entry; closed connections are swept out in
+ * batches), per HTTP/1 request it reads one property. When the drain starts
+ * it reads what is in flight off each socket: Node answers the requests of a
+ * connection in order and sets `socket._httpMessage` to the response it is
+ * sending, so a connection is busy exactly while that (or a response
+ * pipelined behind it, which the request listener notes) has not finished.
+ * From there it counts every response. A connection the drainer did not see
+ * open (the server listened before the drainer was made, or an HTTP/1
+ * connection of an HTTP/2 server) gets a record at its first request, which
+ * keeps its latest response. HTTP/2 streams and sessions and upgraded
+ * sockets are counted as they come. `npm run bench:overhead` and
+ * `npm run bench:memory` measure the difference to a plain server.
  */
 export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
   readonly #server: net.Server;
@@ -267,11 +299,16 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
   readonly #http1 = new Set<Http1Connection>();
   /** Connections of a plain net.Server / tls.Server (for TLS the TLSSocket). */
   readonly #plain = new Set<Duplex>();
-  // Before the drain, the same three without a listener or a Set entry per
+  // Before the drain, the same without a listener or a Set entry per
   // connection (see OpenList); the drain moves them into the sets above.
   readonly #earlySockets = new OpenList<Duplex>(isOpenSocket);
+  /** HTTP/1 connections seen opening: no record until the drain. */
+  readonly #earlyHttp1Sockets = new OpenList<Duplex>(isOpenSocket);
+  /** HTTP/1 connections first seen at a request (see #onRequest): with a record. */
   readonly #earlyHttp1 = new OpenList<Http1Connection>((connection) => this.#isOpenHttp1(connection));
   readonly #earlyPlain = new OpenList<Duplex>(isOpenSocket);
+  /** Every HTTP/1 connection passes 'connection' (or 'secureConnection') here: made before the server listened. */
+  readonly #seesEveryConnection: boolean;
   readonly #upgraded = new Map<Duplex, http.IncomingMessage>();
   readonly #sessions = new Set<Http2Session>();
   readonly #streams = new Set<ServerHttp2Stream>();
@@ -308,6 +345,8 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
     this.#server = server;
     this.#kind = kindOf(server);
     this.#options = { ...options };
+    // An HTTP/2 server shows an HTTP/1 connection (allowHTTP1) only at its first request.
+    this.#seesEveryConnection = this.#kind === 'http1' && !server.listening;
 
     const secure = server instanceof tls.Server;
     server.on('connection', (socket: Duplex) => this.#onConnection(socket, !secure));
@@ -353,6 +392,10 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
     let busy = 0;
     for (const connection of this.#draining ? this.#http1 : this.#earlyHttp1.open()) {
       if (!connection.released && inFlight(connection.latest)) busy++;
+    }
+    if (this.#draining) return busy;
+    for (const socket of this.#earlyHttp1Sockets.open()) {
+      if (!this.#hasRecord(socket) && latestResponse(socket) !== undefined) busy++;
     }
     return busy;
   }
@@ -560,14 +603,22 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
   /** Moves the connections seen before the drain into the sets the drain works on. */
   #adopt(): void {
     for (const socket of this.#earlySockets.open()) this.#countConnection(socket);
-    for (const connection of this.#earlyHttp1.open()) {
-      this.#http1.add(connection);
-      this.#listenClose(connection.socket);
+    for (const connection of this.#earlyHttp1.open()) this.#trackHttp1(connection);
+    for (const socket of this.#earlyHttp1Sockets.open() as TrackedSocket[]) {
+      if (this.#hasRecord(socket)) continue;
+      const connection = this.#recordHttp1(socket, false);
+      connection.latest = latestResponse(socket);
+      socket[kQueued] = undefined;
     }
     for (const socket of this.#earlyPlain.open()) this.#trackPlain(socket);
     this.#earlySockets.clear();
+    this.#earlyHttp1Sockets.clear();
     this.#earlyHttp1.clear();
     this.#earlyPlain.clear();
+  }
+
+  #hasRecord(socket: Duplex): boolean {
+    return (socket as TrackedSocket)[kConnection]?.drainer === this;
   }
 
   #isOpenHttp1(connection: Http1Connection): boolean {
@@ -628,21 +679,37 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
     else if (socket.alpnProtocol !== 'h2') this.#openHttp1(socket); // HTTP/2 server with allowHTTP1
   }
 
-  #openHttp1(socket: Duplex): Http1Connection {
-    const connection: Http1Connection = { socket, inFlight: 0, latest: undefined, idleSince: 0, bytesReadAtIdle: 0, drainer: this, released: this.#draining };
+  /**
+   * An HTTP/1 connection has opened: noted before the drain (with a record
+   * when the drainer may also meet connections it did not see open, so that
+   * its requests tell the two apart), drained at once during it.
+   */
+  #openHttp1(socket: Duplex): void {
+    if (this.#draining) this.#recordHttp1(socket, true);
+    else if (this.#seesEveryConnection) this.#earlyHttp1Sockets.add(socket);
+    else this.#recordHttp1(socket, false);
+  }
+
+  /** Gives `socket` its record (tracked at once during the drain, released or not). */
+  #recordHttp1(socket: Duplex, released: boolean): Http1Connection {
+    const connection: Http1Connection = { socket, inFlight: 0, latest: undefined, idleSince: 0, bytesReadAtIdle: 0, drainer: this, released };
     (socket as TrackedSocket)[kConnection] = connection;
     if (!this.#draining) {
       this.#earlyHttp1.add(connection);
       return connection;
     }
-    this.#http1.add(connection);
-    this.#listenClose(socket);
-    if (this.#draining) {
+    this.#trackHttp1(connection);
+    if (released) {
       this.#swallowErrors(socket);
       markIdle(connection);
       this.#idle?.add(connection);
     }
     return connection;
+  }
+
+  #trackHttp1(connection: Http1Connection): void {
+    this.#http1.add(connection);
+    this.#listenClose(connection.socket);
   }
 
   #openPlain(socket: Duplex): void {
@@ -663,12 +730,25 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
   readonly #onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     // HTTP/2 compatibility requests are tracked as streams.
     if (req.httpVersionMajor === 2) return;
-    const socket: Duplex = req.socket;
-    let connection = (socket as TrackedSocket)[kConnection];
+    const socket = req.socket as TrackedSocket;
+    let connection = socket[kConnection];
     if (connection === undefined || connection.drainer !== this) {
-      // A connection accepted before this drainer existed.
-      this.#countConnection(socket);
-      connection = this.#openHttp1(socket);
+      if (this.#seesEveryConnection && !this.#draining) {
+        const current = currentResponse(socket);
+        if (current !== undefined) {
+          // Before the drain, a request costs no more than this: Node says
+          // which response it is sending, and the drain reads it there
+          // (latestResponse); only a response queued behind it is noted.
+          if (current !== res) socket[kQueued] = res;
+          return;
+        }
+        // Node does not show the response: count this connection's requests
+        // as they come, with a record (it was counted when it opened).
+      } else {
+        // A connection accepted before this drainer existed.
+        this.#countConnection(socket);
+      }
+      connection = this.#recordHttp1(socket, this.#draining);
     }
     connection.latest = res;
     // Before the drain applies to the connection, that is all a request costs.

@@ -195,7 +195,9 @@ describe('ServerDrainer: HTTP/1 keep-alive rule', () => {
     expect((await drained).hammered).toBe(0);
   });
 
-  it('pipelined requests in flight at the start all complete; only the last response says Connection: close', async () => {
+  // Made before listen(), the drainer sees every connection open and reads what
+  // is in flight off the socket; made after, it keeps a record per connection.
+  it.each(['before', 'after'])('pipelined requests in flight at the start all complete; only the last response says Connection: close (drainer made %s listen)', async (when) => {
     const responders = new Map<string, (body: string) => void>();
     let bothArrived: () => void;
     const arrived = new Promise<void>((resolve) => {
@@ -207,8 +209,9 @@ describe('ServerDrainer: HTTP/1 keep-alive rule', () => {
         if (responders.size === 2) bothArrived();
       }),
     );
-    const drainer = new ServerDrainer(server);
+    let drainer = when === 'before' ? new ServerDrainer(server) : undefined;
     const port = await listenLocal(server);
+    drainer ??= new ServerDrainer(server);
     const socket = rawSocket(port);
     await once(socket, 'connect');
     let text = '';
@@ -250,6 +253,30 @@ describe('ServerDrainer: HTTP/1 keep-alive rule', () => {
     expect(drainer.stats).toEqual({ connections: 2, requests: 0, upgraded: 0 });
     const result = await drainer.drain({ timeout: 10_000 });
     expect(result).toMatchObject({ hammered: 0, connectionsAtStart: 2, requestsAtStart: 0 });
+  });
+
+  it('a drainer made after listen() counts once both a connection it saw open and one it did not; both in-flight responses get Connection: close', async () => {
+    const responders: (() => void)[] = [];
+    const server = track(
+      http.createServer((_req, res) => {
+        responders.push(() => res.end('late'));
+      }),
+    );
+    const port = await listenLocal(server);
+    const before = await connect(port);
+    const drainer = new ServerDrainer(server);
+    const after = await connect(port);
+    const pending = [before.request(), after.request()];
+    await expect.poll(() => responders.length).toBe(2);
+    expect(drainer.stats).toEqual({ connections: 2, requests: 2, upgraded: 0 });
+    const drained = drainer.drain({ timeout: 10_000 });
+    for (const respond of responders) respond();
+    for (const response of await Promise.all(pending)) {
+      expect(response.body).toBe('late');
+      expect(response.headers.connection).toBe('close');
+    }
+    await Promise.all([before.closed, after.closed]);
+    expect(await drained).toMatchObject({ hammered: 0, connectionsAtStart: 2, requestsAtStart: 2 });
   });
 
   it("tracks requests that Node hands to a 'checkContinue' listener instead of 'request'", async () => {
