@@ -87,7 +87,10 @@ async function measurePair(pair, keepAlive, bFirst) {
     await load(1); // warm-up, not counted
     const [a, b] = await load(options.seconds);
     const errors = (r) => Object.values(r.errors).reduce((x, y) => x + y, 0);
-    return { a: a.rps, b: b.rps, ratio: b.rps / a.rps, errors: errors(a) + errors(b) };
+    // A side without a single answer has no ratio: left out of the medians, said below the table.
+    const silent = [a, b].filter((r) => !(r.requests > 0 && r.rps > 0));
+    for (const r of silent) process.stderr.write(`wrk reported no requests in a round of "${pair.label}":\n${r.raw}\n`);
+    return { a: a.rps, b: b.rps, ratio: silent.length ? undefined : b.rps / a.rps, errors: errors(a) + errors(b) };
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
   }
@@ -107,13 +110,16 @@ function stats(values) {
       for (const [i, pair] of PAIRS.entries()) runs[i].push(await measurePair(pair, keepAlive, round % 2 === 1));
     }
     for (const [i, pair] of PAIRS.entries()) {
+      const valid = runs[i].filter((r) => r.ratio !== undefined);
+      if (valid.length === 0) throw new Error(`no round of "${pair.label}" (${keepAlive ? 'keep-alive' : 'Connection: close'}) got answers on both sides`);
       rows.push({
         pass: keepAlive ? 'keep-alive' : 'Connection: close',
         pair: pair.label,
         ratios: runs[i].map((r) => r.ratio),
-        ...stats(runs[i].map((r) => r.ratio)),
-        rps: stats(runs[i].map((r) => r.a + r.b)).median,
+        ...stats(valid.map((r) => r.ratio)),
+        rps: stats(valid.map((r) => r.a + r.b)).median,
         errors: runs[i].reduce((x, r) => x + r.errors, 0),
+        silentRounds: runs[i].length - valid.length,
       });
     }
   }
@@ -129,7 +135,10 @@ function stats(values) {
   console.log('| pass | req/s of the second / req/s of the first | median | min | max | both, req/s | errors |');
   console.log('|---|---|---:|---:|---:|---:|---:|');
   for (const r of rows) console.log(`| ${r.pass} | ${r.pair} | ${pct(r.median)} | ${pct(r.min)} | ${pct(r.max)} | ${Math.round(r.rps)} | ${r.errors} |`);
-  console.log(`\nratios by round: ${rows.map((r) => `${r.pass === 'keep-alive' ? 'ka' : 'close'} ${r.pair}: ${r.ratios.map(pct).join(', ')}`).join('; ')}`);
+  for (const r of rows.filter((row) => row.silentRounds > 0)) {
+    console.log(`\n${r.pass} ${r.pair}: ${r.silentRounds} round(s) in which wrk got no answer from one side (its output is on stderr) are left out of the median, min and max.`);
+  }
+  console.log(`\nratios by round: ${rows.map((r) => `${r.pass === 'keep-alive' ? 'ka' : 'close'} ${r.pair}: ${r.ratios.map((x) => (x === undefined ? 'no answer' : pct(x))).join(', ')}`).join('; ')}`);
 })().catch((err) => {
   console.error(err);
   process.exitCode = 1;
