@@ -304,7 +304,7 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
   readonly #earlySockets = new OpenList<Duplex>(isOpenSocket);
   /** HTTP/1 connections seen opening: no record until the drain. */
   readonly #earlyHttp1Sockets = new OpenList<Duplex>(isOpenSocket);
-  /** HTTP/1 connections first seen at a request (see #onRequest): with a record. */
+  /** HTTP/1 connections given a record before the drain (see #openHttp1 and #onRequest). */
   readonly #earlyHttp1 = new OpenList<Http1Connection>((connection) => this.#isOpenHttp1(connection));
   readonly #earlyPlain = new OpenList<Duplex>(isOpenSocket);
   /** Every HTTP/1 connection passes 'connection' (or 'secureConnection') here: made before the server listened. */
