@@ -153,6 +153,8 @@ interface Http1Connection extends IdleConnection {
   readonly drainer: ServerDrainer;
   /** The drain applies to this connection (see DrainOptions.ramp); false outside a drain. */
   released: boolean;
+  /** Its socket has closed: responses still counted were released then (see #forgetSocket). */
+  closed: boolean;
 }
 
 /** Whether `res` has neither finished nor been torn down. */
@@ -275,14 +277,16 @@ function checkTimeout(name: string, value: unknown, allowInfinity: boolean): num
  * batches), per HTTP/1 request it reads one property. When the drain starts
  * it reads what is in flight off each socket: Node answers the requests of a
  * connection in order and sets `socket._httpMessage` to the response it is
- * sending, so a connection is busy exactly while that (or a response
- * pipelined behind it, which the request listener notes) has not finished.
- * From there it counts every response. A connection the drainer did not see
- * open (the server listened before the drainer was made, or an HTTP/1
- * connection of an HTTP/2 server) gets a record at its first request, which
- * keeps its latest response. HTTP/2 streams and sessions and upgraded
- * sockets are counted as they come. `npm run bench:overhead` and
- * `npm run bench:memory` measure the difference to a plain server.
+ * sending, so a connection is busy exactly while that response, or one
+ * pipelined behind it, has not finished. Only a pipelined response is noted
+ * by the request listener (and stays referenced until the next one is, or
+ * the socket is collected). From there the drain counts every response. A
+ * connection the drainer did not see open (the server listened before the
+ * drainer was made, or an HTTP/1 connection of an HTTP/2 server) gets a
+ * record at its first request, which keeps its latest response. HTTP/2
+ * streams and sessions and upgraded sockets are counted as they come.
+ * `npm run bench:overhead` and `npm run bench:memory` measure the
+ * difference to a plain server.
  */
 export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
   readonly #server: net.Server;
@@ -310,6 +314,8 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
   /** Every HTTP/1 connection passes 'connection' (or 'secureConnection') here: made before the server listened. */
   readonly #seesEveryConnection: boolean;
   readonly #upgraded = new Map<Duplex, http.IncomingMessage>();
+  /** Sockets whose connection left HTTP ('upgrade' or 'connect'), whatever stream the app got. */
+  readonly #leftHttp = new WeakSet<Duplex>();
   readonly #sessions = new Set<Http2Session>();
   readonly #streams = new Set<ServerHttp2Stream>();
   /** Objects already told to drain (hook called, GOAWAY sent) or given an error listener. */
@@ -395,7 +401,7 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
     }
     if (this.#draining) return busy;
     for (const socket of this.#earlyHttp1Sockets.open()) {
-      if (!this.#hasRecord(socket) && latestResponse(socket) !== undefined) busy++;
+      if (!this.#hasRecord(socket) && !this.#leftHttp.has(socket) && latestResponse(socket) !== undefined) busy++;
     }
     return busy;
   }
@@ -605,7 +611,7 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
     for (const socket of this.#earlySockets.open()) this.#countConnection(socket);
     for (const connection of this.#earlyHttp1.open()) this.#trackHttp1(connection);
     for (const socket of this.#earlyHttp1Sockets.open() as TrackedSocket[]) {
-      if (this.#hasRecord(socket)) continue;
+      if (this.#hasRecord(socket) || this.#leftHttp.has(socket)) continue;
       const connection = this.#recordHttp1(socket, false);
       connection.latest = latestResponse(socket);
       socket[kQueued] = undefined;
@@ -663,6 +669,10 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
     if (connection === undefined || connection.drainer !== this) return;
     this.#http1.delete(connection);
     this.#idle?.delete(connection);
+    // A response pipelined behind another may never emit 'close' when its
+    // socket dies (Node 20 does not destroy the queued ones): release it here.
+    connection.closed = true;
+    for (; connection.inFlight > 0; connection.inFlight--) this.#requests.done();
   }
 
   #onConnection(socket: Duplex, isApplicationSocket: boolean): void {
@@ -692,7 +702,7 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
 
   /** Gives `socket` its record (tracked at once during the drain, released or not). */
   #recordHttp1(socket: Duplex, released: boolean): Http1Connection {
-    const connection: Http1Connection = { socket, inFlight: 0, latest: undefined, idleSince: 0, bytesReadAtIdle: 0, drainer: this, released };
+    const connection: Http1Connection = { socket, inFlight: 0, latest: undefined, idleSince: 0, bytesReadAtIdle: 0, drainer: this, released, closed: false };
     (socket as TrackedSocket)[kConnection] = connection;
     if (!this.#draining) {
       this.#earlyHttp1.add(connection);
@@ -774,6 +784,7 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
     const connection = response[kConnection];
     if (connection === undefined) return;
     response[kConnection] = undefined; // counted once, whatever emits 'close' again
+    if (connection.closed) return; // released with its socket
     connection.inFlight--;
     if (connection.latest === this) connection.latest = undefined;
     const drainer = connection.drainer;
@@ -786,14 +797,20 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
   };
 
   readonly #onUpgrade = (req: http.IncomingMessage, socket: Duplex): void => {
-    const connection = (socket as TrackedSocket)[kConnection];
+    // The connection's own socket (`socket` may wrap it, in Node versions that
+    // hand over an upgrade before its request body has arrived).
+    const own = req.socket as TrackedSocket;
+    // It leaves HTTP: no more requests, no idle closing.
+    this.#leftHttp.add(own);
+    const connection = own[kConnection];
     if (connection !== undefined && this.#isOpenHttp1(connection)) {
-      // The socket leaves HTTP: no more requests, no idle closing.
       this.#http1.delete(connection);
-      (socket as TrackedSocket)[kConnection] = undefined;
+      own[kConnection] = undefined;
       this.#idle?.delete(connection);
-    } else {
-      this.#countConnection(socket);
+    } else if (!this.#seesEveryConnection) {
+      // A connection accepted before this drainer existed (one it saw open
+      // was counted then).
+      this.#countConnection(own);
     }
     if (this.#upgraded.has(socket)) return;
     this.#upgraded.set(socket, req);

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -235,6 +236,33 @@ describe('ServerDrainer: HTTP/1 keep-alive rule', () => {
     expect(await drained).toMatchObject({ hammered: 0, connectionsAtStart: 1, requestsAtStart: 1 });
   });
 
+  it('a client reset under a pipelined request releases it: the drain ends without waiting for the timeout', async () => {
+    let arrived: () => void;
+    const bothArrived = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    let requests = 0;
+    const server = track(
+      http.createServer(() => {
+        // Never answered: the client gives up.
+        if (++requests === 2) arrived();
+      }),
+    );
+    const drainer = new ServerDrainer(server);
+    const port = await listenLocal(server);
+    const socket = rawSocket(port);
+    await once(socket, 'connect');
+    socket.on('error', () => {});
+    socket.write('GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n');
+    await bothArrived;
+    const drained = drainer.drain({ timeout: 60_000 });
+    await expect.poll(() => drainer.stats.requests).toBe(1);
+    socket.resetAndDestroy();
+    // The queued response of /b never emits 'close' on Node 20: the socket's close releases it.
+    await expect.poll(() => drainer.stats).toEqual({ connections: 0, requests: 0, upgraded: 0 });
+    expect(await drained).toMatchObject({ hammered: 0, connectionsAtStart: 1, requestsAtStart: 1 });
+  });
+
   it('counts only the connections still open when the drain starts, after many have come and gone', async () => {
     const server = track(http.createServer((_req, res) => res.end('ok')));
     const drainer = new ServerDrainer(server);
@@ -416,6 +444,53 @@ describe('ServerDrainer: upgraded connections', () => {
     await closed;
   });
 
+  it('an upgraded socket is never closed as an idle HTTP connection: the hook says goodbye, long after the idle bound', async () => {
+    const server = upgradingServer();
+    server.keepAliveTimeout = 0;
+    const idleTimeout = 100;
+    let tell: (() => void) | undefined;
+    const told = new Promise<void>((resolve) => {
+      tell = resolve;
+    });
+    const drainer = new ServerDrainer(server, {
+      idleTimeout,
+      onUpgraded: (socket) => {
+        // The application's protocol decides when to end: here, after the
+        // test has seen the socket outlive the idle bound several times.
+        tell!();
+        told.then(() => setTimeout(() => socket.end('goodbye\n'), idleTimeout * 5));
+      },
+    });
+    const port = await listenLocal(server);
+    const client = await upgradedClient(port);
+    const drained = drainer.drain({ timeout: 10_000 });
+    await told;
+    const startedAt = performance.now();
+    const goodbye = readUntil(client, 'goodbye\n');
+    await goodbye;
+    expect(performance.now() - startedAt).toBeGreaterThanOrEqual(idleTimeout * 5 - 5);
+    expect((await drained).hammered).toBe(0);
+  });
+
+  it('a CONNECT tunnel opened before the drain is not closed as idle either', async () => {
+    const server = track(http.createServer());
+    server.keepAliveTimeout = 0;
+    server.on('connect', (_req, socket: net.Socket) => {
+      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      socket.on('data', (chunk) => socket.write(chunk));
+    });
+    const drainer = new ServerDrainer(server, { idleTimeout: 100, onUpgraded: () => {} });
+    const port = await listenLocal(server);
+    const client = rawSocket(port);
+    client.write('CONNECT example:443 HTTP/1.1\r\nHost: example:443\r\n\r\n');
+    await readUntil(client, '\r\n\r\n');
+    const drained = drainer.drain({ timeout: 600 });
+    // Only the hammer at the timeout ends it, not the idle bound.
+    const result = await drained;
+    expect(result.hammered).toBe(1);
+    expect(result.durationMs).toBeGreaterThanOrEqual(595);
+  });
+
   it('a client reset on an upgraded socket during the drain does not crash the process', async () => {
     const server = upgradingServer();
     const drainer = new ServerDrainer(server);
@@ -498,6 +573,31 @@ describe('ServerDrainer: plain net.Server', () => {
     expect(result).toMatchObject({ hammered: 0, connectionsAtStart: 3 });
     expect(told).toHaveLength(3);
     expect(events).toBe(3);
+  });
+});
+
+describe('ServerDrainer: https.Server', () => {
+  let certificate: TestCertificate;
+  beforeAll(async () => {
+    certificate = await makeCertificate();
+  });
+
+  it('a connection upgraded before the drain counts once (the raw socket and its TLS socket are one connection)', async () => {
+    const server = track(https.createServer(certificate, (_req, res) => res.end('https')));
+    server.on('upgrade', (_req, socket: net.Socket) => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: test\r\n\r\n');
+      socket.on('data', () => {});
+    });
+    const drainer = new ServerDrainer(server, { onUpgraded: (socket) => socket.end() });
+    const port = await listenLocal(server);
+    const client = tls.connect({ host: '127.0.0.1', port, ca: certificate.cert, servername: 'localhost' });
+    resources.add(() => client.destroy());
+    await once(client, 'secureConnect');
+    client.write('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: test\r\n\r\n');
+    await readUntil(client, '\r\n\r\n');
+    expect(drainer.stats).toEqual({ connections: 1, requests: 0, upgraded: 1 });
+    const result = await drainer.drain({ timeout: 10_000 });
+    expect(result).toMatchObject({ hammered: 0, connectionsAtStart: 1 });
   });
 });
 
