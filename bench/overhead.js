@@ -17,10 +17,10 @@
 // Options: --rounds N (default 8), --seconds N (default 4),
 // --passes keep-alive,close (default both), --no-pin, --json.
 const { spawn } = require('node:child_process');
-const { createInterface } = require('node:readline');
 const { availableParallelism } = require('node:os');
 const { join } = require('node:path');
 const { eachOption, intOption, passesOption, usageError } = require('./lib/args');
+const { eachJsonLine } = require('./lib/json-lines');
 const { runWrk } = require('./lib/wrk');
 
 const usage = usageError('node bench/overhead.js [--rounds 8] [--seconds 4] [--passes keep-alive,close] [--no-pin] [--json]');
@@ -63,13 +63,7 @@ function startServer(script) {
     const timer = setTimeout(() => reject(new Error(`${script}: not serving within 30 s`)), 30_000);
     child.on('error', reject);
     exited.then((code) => reject(new Error(`${script} exited with ${code} before serving`)));
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      let event;
-      try {
-        event = JSON.parse(line);
-      } catch {
-        return;
-      }
+    eachJsonLine(child.stdout, (event) => {
       if (event.event !== 'ready') return;
       clearTimeout(timer);
       resolve({ port: event.port, stop: () => (child.kill('SIGTERM'), exited) });

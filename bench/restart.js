@@ -24,11 +24,11 @@
 // number, besides the baseline), --passes keep-alive,close (default both),
 // --json, --verbose (the supervisor's log on stderr)
 const { spawn } = require('node:child_process');
-const { createInterface } = require('node:readline');
 const { readFileSync } = require('node:fs');
 const { join } = require('node:path');
 const { eachOption, intOption, passesOption, usageError } = require('./lib/args');
 const { runWrk } = require('./lib/wrk');
+const { eachJsonLine } = require('./lib/json-lines');
 
 const usage = usageError(
   'node bench/restart.js [--seconds 15] [--upgrades 8] [--rounds 3] [--ramp 1500] [--rows 1,3] [--passes keep-alive,close] [--json] [--verbose]',
@@ -83,18 +83,13 @@ function startServer(script, supervised = false, env = {}, supervisorArgs = []) 
   const events = [];
   const cpu = new Map(); // pid -> CPU ms at exit
   let waiters = [];
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    try {
-      const e = JSON.parse(line);
-      if (e.event === 'cpu') {
-        cpu.set(e.pid, e.cpuMs);
-        waiters = waiters.filter((w) => !w(e));
-        return;
-      }
+  eachJsonLine(child.stdout, (e) => {
+    if (e.event === 'cpu') cpu.set(e.pid, e.cpuMs);
+    else {
       started.add(e.pid);
       events.push(e);
-      waiters = waiters.filter((w) => !w(e));
-    } catch {}
+    }
+    waiters = waiters.filter((w) => !w(e));
   });
   const readyAfter = (count) =>
     new Promise((resolve, reject) => {

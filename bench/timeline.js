@@ -5,9 +5,9 @@
 // generation served in every 100 ms interval, one column per pid.
 // Options: --ramp MS (drainRamp, default 0), --close (`Connection: close`).
 const { spawn } = require('node:child_process');
-const { createInterface } = require('node:readline');
 const { join } = require('node:path');
 const { eachOption, intOption, usageError } = require('./lib/args');
+const { eachJsonLine } = require('./lib/json-lines');
 
 const usage = usageError('node bench/timeline.js [--ramp MS] [--close]');
 let RAMP = 0;
@@ -38,20 +38,17 @@ pids.add(server.pid);
 const readies = [];
 const samples = [];
 let onReady = () => {};
-createInterface({ input: server.stdout }).on('line', (line) => {
-  const e = JSON.parse(line);
+eachJsonLine(server.stdout, (e) => {
   pids.add(e.pid);
   if (e.event !== 'ready') return;
   readies.push(e);
   onReady();
 });
-createInterface({ input: server.stderr }).on('line', (line) => {
-  try {
-    samples.push(JSON.parse(line));
-  } catch {
-    process.stderr.write(`${line}\n`);
-  }
-});
+eachJsonLine(
+  server.stderr,
+  (sample) => samples.push(sample),
+  (line) => process.stderr.write(`${line}\n`),
+);
 const ready = (n) =>
   new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`generation ${n + 1} was not ready within 30 s`)), 30_000);

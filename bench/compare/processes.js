@@ -7,8 +7,8 @@
 // signalled.
 const { spawn } = require('node:child_process');
 const { readFileSync, openSync, closeSync } = require('node:fs');
-const { createInterface } = require('node:readline');
 const net = require('node:net');
+const { eachJsonLine } = require('../lib/json-lines');
 
 /** pid → start time (field 22 of /proc/pid/stat); 'gone' when it had already exited. */
 const tracked = new Map();
@@ -135,13 +135,7 @@ function startServer(command, args, { env = {}, logFile, cwd } = {}) {
     waiters.forEach((w) => w());
     exitWaiters.splice(0).forEach((w) => w(exited));
   });
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    let e;
-    try {
-      e = JSON.parse(line);
-    } catch {
-      return;
-    }
+  eachJsonLine(child.stdout, (e) => {
     if (e.event !== 'ready' || !e.pid) return;
     track(e.pid);
     readies.push({ ...e, at: Date.now() });
