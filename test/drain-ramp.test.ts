@@ -18,6 +18,16 @@ function okServer(): http.Server {
   return track(http.createServer((_req, res) => res.end('ok')));
 }
 
+/** An okServer with a drainer and `count` keep-alive connections, each answered once (with keep-alive). */
+async function servedClients(count: number): Promise<{ server: http.Server; drainer: ServerDrainer; port: number; clients: RawHttpConnection[] }> {
+  const server = okServer();
+  const drainer = new ServerDrainer(server);
+  const port = await listenLocal(server);
+  const clients = await Promise.all(Array.from({ length: count }, () => connect(port)));
+  for (const client of clients) expect((await client.request()).headers.connection).toBe('keep-alive');
+  return { server, drainer, port, clients };
+}
+
 describe('ServerDrainer: ramp', () => {
   it('validates ramp; GracefulServer validates drainRamp before doing anything', () => {
     const drainer = new ServerDrainer(http.createServer());
@@ -31,11 +41,7 @@ describe('ServerDrainer: ramp', () => {
   });
 
   it('releases busy keep-alive connections in batches over the ramp; until its turn each is served with keep-alive', async () => {
-    const server = okServer();
-    const drainer = new ServerDrainer(server);
-    const port = await listenLocal(server);
-    const clients = await Promise.all([0, 1, 2, 3].map(() => connect(port)));
-    for (const client of clients) expect((await client.request()).headers.connection).toBe('keep-alive');
+    const { drainer, clients } = await servedClients(4);
 
     const ramp = 400;
     const start = performance.now();
@@ -100,11 +106,7 @@ describe('ServerDrainer: ramp', () => {
   });
 
   it('acceptDuringRamp: false closes the listener at once and still releases the keep-alive connections in batches', async () => {
-    const server = okServer();
-    const drainer = new ServerDrainer(server);
-    const port = await listenLocal(server);
-    const clients = await Promise.all([0, 1].map(() => connect(port)));
-    for (const client of clients) await client.request();
+    const { server, drainer, port, clients } = await servedClients(2);
     const ramp = 600;
     const start = performance.now();
     const drained = drainer.drain({ ramp, acceptDuringRamp: false, timeout: 10_000 });
@@ -133,11 +135,7 @@ describe('ServerDrainer: ramp', () => {
   });
 
   it('stopAccepting() during a ramp closes the listener at once; the keep-alive connections still wait for their turn', async () => {
-    const server = okServer();
-    const drainer = new ServerDrainer(server);
-    const port = await listenLocal(server);
-    const clients = await Promise.all([0, 1].map(() => connect(port)));
-    for (const client of clients) await client.request();
+    const { server, drainer, port, clients } = await servedClients(2);
     const drained = drainer.drain({ ramp: 60_000, timeout: 120_000 });
     drainer.stopAccepting();
     expect(server.listening).toBe(false);
