@@ -11,6 +11,7 @@ import { inspectFd, NotifyListener, sdNotify, type NotifyMessage } from '../lib/
 import { native } from '../lib/binding';
 import { monotonicUsec } from '../lib/sd-notify';
 import { APP, cleanupRuns, httpGet, procState, removeScratch, Run, scratchDir, udpEcho, zombiesOf, type GenEvent } from './helpers/generations';
+import { fixtureBinary } from './helpers/compile';
 import { connectOutcome, freePort } from './helpers/net';
 
 afterEach(async () => {
@@ -54,10 +55,10 @@ async function upgradeFails(run: Run, from: GenEvent): Promise<GenEvent> {
 /**
  * An HTTP/1.0 request to a Linux abstract socket named as systemd names it
  * ('@name': the name's exact length). Node 20's own client cannot: it pads
- * '\0name' to the whole of sun_path, a different address.
+ * '\0name' to the whole of sun_path, a different address; test/fixtures/abstract-get.c does not.
  */
 function abstractGet(name: string): { pid: number; gen: number } {
-  const response = execFileSync('socat', ['-t5', '-', `ABSTRACT-CONNECT:${name.slice(1)}`], { input: 'GET / HTTP/1.0\r\n\r\n', encoding: 'utf8', timeout: 10_000 });
+  const response = execFileSync(fixtureBinary('abstract-get'), [name.slice(1)], { encoding: 'utf8', timeout: 10_000 });
   return JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4));
 }
 
