@@ -94,7 +94,11 @@ export function parseAddress(text: string): ListenSpec | PacketSpec {
     name = checkFdName(named[1]);
     rest = named[2];
   }
-  if (rest.startsWith('unix:')) return { kind: 'unix', path: unixPath(rest.slice(5)), name };
+  if (rest.startsWith('unix:')) {
+    const path = rest.slice(5);
+    if (path === '' || path === '@') invalidValue('address', 'needs a path after "unix:" (unix:/run/app.sock, or unix:@name for an abstract socket)', text);
+    return { kind: 'unix', path: unixPath(path), name };
+  }
   let udp = false;
   if (rest.startsWith('udp:')) {
     udp = true;
@@ -112,9 +116,12 @@ export function parseAddress(text: string): ListenSpec | PacketSpec {
     const colon = rest.lastIndexOf(':');
     host = rest.slice(0, colon) || undefined;
     portText = rest.slice(colon + 1);
+    // "::1:8080" could be [::1]:8080 or the address ::1:8080 with no port.
+    if (host !== undefined && host.includes(':')) invalidValue('address', `is ambiguous: write an IPv6 address in brackets, as in [${host}]:${portText}`, text);
   }
-  if (!/^[0-9]+$/.test(portText)) invalidValue('address', 'must end with a port number', text);
-  const port = checkPort('address', portText);
+  if (!/^[0-9]+$/.test(portText)) invalidValue('address', 'must end with a port number (8080, 127.0.0.1:8080, [::1]:8080, unix:/path)', text);
+  if (Number(portText) > 65535) invalidValue('address', `has port ${portText}, but a port is a number from 0 to 65535`, text);
+  const port = Number(portText);
   if (host !== undefined) checkHost('address', host);
   if (udp) return { kind: 'udp', type: host !== undefined && isIP(host) === 6 ? 'udp6' : 'udp4', host, port, name };
   return { kind: 'tcp', host, port, name };

@@ -203,7 +203,7 @@ function parseRun(argv: readonly string[]): Command {
         try {
           listen.push(parseAddress(v));
         } catch (err) {
-          throw new UsageError(`${name} ${v}: ${(err as Error).message.replace(/^The "address" argument /, '')}`);
+          throw new UsageError(`${name} ${v}: ${argumentProblem(err)}`);
         }
         break;
       case '--pid-file':
@@ -254,6 +254,26 @@ function parseRun(argv: readonly string[]): Command {
   return { command: 'run', options: { ...o, command: file, args, listen } };
 }
 
+// "the address has port 99999, but a port is a number from 0 to 65535":
+// what a validation error says, without the API's "The "x" argument" frame.
+function argumentProblem(err: unknown): string {
+  const e = err as { message: string; reason?: string };
+  const subject = /^The "(?:options\.)?([^"]+)" argument /.exec(e.message)?.[1];
+  if (e.reason !== undefined && subject !== undefined) return `the ${subject} ${e.reason}`;
+  return e.message;
+}
+
+/** The largest pid the kernel hands out (Linux: /proc/sys/kernel/pid_max; macOS: 99998). */
+export function maxPid(): number {
+  try {
+    const max = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8').trim());
+    if (Number.isInteger(max) && max > 0) return max;
+  } catch {
+    // not Linux
+  }
+  return process.platform === 'darwin' ? 99_998 : 4_194_304;
+}
+
 function parseSignalCommand(which: 'reload' | 'stop', argv: readonly string[]): Command {
   let pidFile: string | undefined;
   let pid: number | undefined;
@@ -261,6 +281,7 @@ function parseSignalCommand(which: 'reload' | 'stop', argv: readonly string[]): 
     if (name === '--pid-file') pidFile = value;
     else if (name === '--pid') {
       if (!/^[0-9]+$/.test(value ?? '') || Number(value) < 1) throw new UsageError(`--pid must be a process id, not ${JSON.stringify(value)}`);
+      if (Number(value) > maxPid()) throw new UsageError(`--pid ${value} is not a process id: pids on this system go up to ${maxPid()}`);
       pid = Number(value);
     } else if (name === '--help' || name === '-h') return { command: 'help', topic: which };
     else throw new UsageError(`unexpected ${JSON.stringify(name || argv.join(' '))} for ${which}`);
@@ -274,11 +295,26 @@ function readPid(pidFile: string): number {
   try {
     text = readFileSync(pidFile, 'utf8');
   } catch (err) {
-    throw new HandoverError('ERR_INVALID_ARG_VALUE', `cannot read the pid file: ${(err as Error).message}`, { cause: err });
+    const hint = (err as NodeJS.ErrnoException).code === 'ENOENT' ? ` (is the supervisor running, started with --pid-file ${pidFile}? It removes the file when it exits)` : '';
+    throw new HandoverError('ERR_INVALID_ARG_VALUE', `cannot read the pid file: ${(err as Error).message}${hint}`, { cause: err });
   }
   const pid = Number(text.trim());
-  if (!/^[0-9]+$/.test(text.trim()) || pid < 1) throw new HandoverError('ERR_INVALID_ARG_VALUE', `${pidFile} holds no pid: ${JSON.stringify(text.slice(0, 40))}`);
+  if (!/^[0-9]+$/.test(text.trim()) || pid < 1 || pid > maxPid()) {
+    throw new HandoverError('ERR_INVALID_ARG_VALUE', `${pidFile} holds no pid: ${JSON.stringify(text.slice(0, 40))}`);
+  }
   return pid;
+}
+
+// What `reload` and `stop` say when the signal cannot be sent.
+function signalProblem(err: unknown, pid: number, pidFile: string | undefined): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ESRCH') {
+    return pidFile === undefined
+      ? `no process has pid ${pid}: is the supervisor running? (its pid is in the file given to handover run --pid-file)`
+      : `no process has pid ${pid}, which ${pidFile} names: the supervisor is not running and the file is stale (it was killed, or the file is not its)`;
+  }
+  if (code === 'EPERM') return `not allowed to signal pid ${pid}: it runs as another user; run this as that user or as root`;
+  return (err as Error).message;
 }
 
 function version(): string {
@@ -314,15 +350,21 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     case 'reload':
     case 'stop': {
       const signal = command.command === 'reload' ? 'SIGHUP' : 'SIGTERM';
+      let pid: number;
       try {
-        const pid = command.pid ?? readPid(command.pidFile!);
-        process.kill(pid, signal);
-        err(`handover: sent ${signal} to ${pid}\n`);
-        return 0;
+        pid = command.pid ?? readPid(command.pidFile!);
       } catch (e) {
         err(`handover: ${command.command}: ${(e as Error).message}\n`);
         return 1;
       }
+      try {
+        process.kill(pid, signal);
+      } catch (e) {
+        err(`handover: ${command.command}: ${signalProblem(e, pid, command.pidFile)}\n`);
+        return 1;
+      }
+      err(`handover: sent ${signal} to ${pid}\n`);
+      return 0;
     }
     case 'run': {
       let supervisor: Supervisor;

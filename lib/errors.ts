@@ -136,9 +136,13 @@ export function invalidType(name: string, expected: string, value: unknown): nev
   throw new HandoverError('ERR_INVALID_ARG_TYPE', `The "${name}" argument must be ${expected}. Received ${describe(value)}`);
 }
 
-/** Throws ERR_INVALID_ARG_VALUE naming the argument and echoing the value. */
+/**
+ * Throws ERR_INVALID_ARG_VALUE naming the argument and echoing the value;
+ * `reason` is also a property of the error, for callers (the CLI) that
+ * word the message their own way.
+ */
 export function invalidValue(name: string, reason: string, value: unknown): never {
-  throw new HandoverError('ERR_INVALID_ARG_VALUE', `The "${name}" argument ${reason}. Received ${describe(value)}`);
+  throw new HandoverError('ERR_INVALID_ARG_VALUE', `The "${name}" argument ${reason}. Received ${describe(value)}`, { reason });
 }
 
 function describe(value: unknown): string {

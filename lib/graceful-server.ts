@@ -9,9 +9,9 @@ import { Upgrader } from './upgrader';
 
 /** Signals that start an upgrade (tableflip, endless and nginx use these). */
 export const DEFAULT_UPGRADE_SIGNALS: readonly NodeJS.Signals[] = Object.freeze(['SIGHUP', 'SIGUSR2']);
-/** Signals that drain and exit without a successor. */
 /** Default `drainRamp` of {@link GracefulServer}: no overlap, the new generation takes over at once. */
 export const DEFAULT_DRAIN_RAMP = 0;
+/** Signals that drain and exit without a successor. */
 export const DEFAULT_SHUTDOWN_SIGNALS: readonly NodeJS.Signals[] = Object.freeze(['SIGTERM', 'SIGINT']);
 
 /** Options of {@link GracefulServer} (and {@link listenAndServe}). */

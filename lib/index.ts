@@ -14,7 +14,7 @@ export { parseAddress, parseListenArgs, type ListenSpec, type PacketSpec } from 
 export { writePidFile } from './pid-file';
 export { DrainCounter } from './drain-counter';
 export { ServerDrainer, DEFAULT_DRAIN_TIMEOUT, DEFAULT_DRAIN_IDLE_TIMEOUT, type DrainResult, type ServerDrainerOptions } from './drain';
-export { GracefulServer, DEFAULT_UPGRADE_SIGNALS, DEFAULT_SHUTDOWN_SIGNALS, type GracefulServerOptions } from './graceful-server';
+export { GracefulServer, DEFAULT_UPGRADE_SIGNALS, DEFAULT_SHUTDOWN_SIGNALS, DEFAULT_DRAIN_RAMP, type GracefulServerOptions } from './graceful-server';
 export { listenAndServe, type ListenAndServeOptions } from './listen-and-serve';
 export { Supervisor, Generation, FAILED_GENERATION_GRACE, DEFAULT_READY_TIMEOUT, DEFAULT_SUPERVISOR_DRAIN_TIMEOUT, DEFAULT_PROBATION, DEFAULT_RESTART_BACKOFF, DEFAULT_RESTART_BACKOFF_MAX, FORWARDED_SIGNALS, type SupervisorOptions, type SupervisorListener, type GenerationState, type RestartPolicy, type ReadyMode } from './supervisor';
 export { ZombieReaper, REAP_GRACE_MS, becomeSubreaper, type ZombieReaperOptions } from './supervisor-reaper';

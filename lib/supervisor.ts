@@ -63,6 +63,11 @@ type Phase = 'new' | 'running' | 'stopping' | 'stopped';
 /** ms a generation that failed to become ready has to answer what it accepted, after SIGTERM. */
 export const FAILED_GENERATION_GRACE = 5_000;
 
+/** After this long without READY=1 from the first generation, the log says what READY=1 is. */
+const READY_NOTICE_MS = 10_000;
+const READY_HINT =
+  'The app must send READY=1 to $NOTIFY_SOCKET once it serves: a Node app does with handover\'s listenAndServe or GracefulServer, other programs with sd_notify or systemd-notify --ready; an app that cannot notify can run with --ready exec';
+
 export class Supervisor extends EventEmitter {
   readonly options: ResolvedOptions;
   #log: (line: string) => void;
@@ -448,21 +453,35 @@ export class Supervisor extends EventEmitter {
       const onReady = () => finish(null);
       const onExit = (status: ExitStatus) =>
         finish(
-          new HandoverError('ERR_CHILD_EXITED', `${generation} exited before it was ready: ${describeExit(status)}`, {
+          new HandoverError('ERR_CHILD_EXITED', `${generation} exited before it was ready: ${describeExit(status)}${this.#exitHint(status)}`, {
             pid: generation.pid,
             exitCode: status.code,
             signal: status.signal,
           }),
         );
       const timer = setTimeout(
-        () => finish(new HandoverError('ERR_UPGRADE_TIMEOUT', `${generation} was not ready within ${timeout} ms; it was killed`, { pid: generation.pid })),
+        () => finish(new HandoverError('ERR_UPGRADE_TIMEOUT', `${generation} was not ready within ${timeout} ms; it was killed. ${READY_HINT}`, { pid: generation.pid })),
         timeout,
       );
+      // A newcomer's app that never notifies should not wait a minute in silence.
+      const notice = generation.number === 1 && timeout > 2 * READY_NOTICE_MS ? setTimeout(() => this.#log(`${generation} has not said READY=1 after ${READY_NOTICE_MS / 1000} s (killed after ${timeout / 1000} s). ${READY_HINT}`), READY_NOTICE_MS) : undefined;
+      notice?.unref();
+      void generation.exited.then(() => clearTimeout(notice));
+      generation.once('ready', () => clearTimeout(notice));
       generation.on('ready', onReady);
       generation.on('exit', onExit);
       this.#abortReady = finish;
       if (generation.state !== 'starting') finish(null);
     });
+  }
+
+  // An app that exits before it is ready, under listeners it was handed, has
+  // most likely bound one of their addresses itself (EADDRINUSE: handover holds it).
+  #exitHint(status: ExitStatus): string {
+    if (status.code === null || status.code === 0 || this.#count > 1) return '';
+    const stream = this.#opened.listeners.find((l) => l.kind === 'stream');
+    if (stream === undefined) return '';
+    return `. If it failed with EADDRINUSE, it bound ${stream.text} itself, which handover holds: the app must adopt the socket passed as fd 3 (LISTEN_FDS), as handover's listenAndServe and GracefulServer do`;
   }
 
   // Both serve; the new one must survive `probation` ms. The old one exiting
