@@ -1,0 +1,215 @@
+// The deployment files as shipped (issue 14): the systemd units pass
+// `systemd-analyze verify` and their ExecStart/ExecReload lines work as
+// written; the Dockerfile copies files that exist and starts a command line
+// that handover accepts, which — run as PID 1 of a new pid namespace —
+// serves and reloads; the Kubernetes Deployment fits the image and the app.
+// Nothing here needs systemd, Docker or a cluster running: each program
+// runs in a private network namespace so that its port 8080 is its own.
+import { execFile } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { DEFAULT_DRAIN_TIMEOUT } from '../lib/drain';
+import { NotifyListener, type NotifyMessage } from '../lib/sd-notify';
+import { parseCommandLine } from '../lib/cli';
+import { removeTempDirs, tempDir } from './helpers/children';
+import { deleteNamespaces, Netns, type Answer } from './helpers/netns';
+import { allProcesses } from './helpers/proc';
+import { cleanupSupervisors, SupervisorRun } from './helpers/supervisor';
+
+const ROOT = resolve(__dirname, '..');
+const SYSTEMD = join(ROOT, 'examples', 'systemd');
+const DOCKER = join(ROOT, 'examples', 'docker');
+const APP = join(DOCKER, 'server.js');
+
+afterEach(async () => {
+  await cleanupSupervisors();
+  deleteNamespaces();
+});
+afterAll(() => removeTempDirs());
+
+/** An install as the units expect it at /srv/myapp: node_modules/handover (this checkout) and current/server.js. */
+function install(): string {
+  const dir = tempDir('handover-deploy-');
+  mkdirSync(join(dir, 'node_modules'));
+  symlinkSync(ROOT, join(dir, 'node_modules', 'handover'), 'dir');
+  mkdirSync(join(dir, 'current'));
+  copyFileSync(APP, join(dir, 'current', 'server.js'));
+  return dir;
+}
+
+/** The unit's text with its paths pointed at `dir` (and this machine's node). */
+function localUnit(text: string, dir: string): string {
+  return text.replaceAll('/srv/myapp', dir).replaceAll('/run/myapp', join(dir, 'run')).replaceAll('/usr/bin/node', process.execPath);
+}
+
+/** `Key=` of the [Service] section, continuation lines joined. */
+function serviceKey(unit: string, key: string): string | undefined {
+  const joined = unit.replace(/\\\n\s*/g, ' ');
+  const start = joined.indexOf('[Service]');
+  const end = joined.indexOf('\n[', start + 1);
+  const service = joined.slice(start, end < 0 ? undefined : end);
+  return new RegExp(`^${key}=(.*)$`, 'm').exec(service)?.[1].trim();
+}
+
+function analyze(units: string[]): Promise<{ code: number; output: string }> {
+  return new Promise((done) => {
+    execFile('systemd-analyze', ['verify', ...units], { encoding: 'utf8' }, (err, stdout, stderr) => done({ code: err ? Number(err.code) : 0, output: `${stdout}${stderr}` }));
+  });
+}
+
+function systemdVersion(): Promise<number> {
+  return new Promise((done) => execFile('systemd-analyze', ['--version'], { encoding: 'utf8' }, (_err, stdout) => done(Number(/systemd ([0-9]+)/.exec(stdout)?.[1] ?? 0))));
+}
+
+const UNITS = readdirSync(SYSTEMD).filter((f) => f.endsWith('.service'));
+
+describe('systemd units', () => {
+  it('are the three documented ones', () => {
+    expect(UNITS.sort()).toEqual(['myapp-activated.service', 'myapp-notify-reload.service', 'myapp.service']);
+  });
+
+  it.each(UNITS)('%s passes systemd-analyze verify, pointed at a real install', async (name) => {
+    const dir = install();
+    const units = [name, ...(name === 'myapp-activated.service' ? ['myapp-activated.socket'] : [])].map((unit) => {
+      const path = join(dir, unit);
+      writeFileSync(path, localUnit(readFileSync(join(SYSTEMD, unit), 'utf8'), dir));
+      return path;
+    });
+    const { code, output } = await analyze(units);
+    expect(code, output).toBe(0);
+    const type = serviceKey(readFileSync(join(SYSTEMD, name), 'utf8'), 'Type');
+    // systemd 252 (Debian 12) knows no notify-reload and says so; that unit is for >= 253.
+    const typeLine = readFileSync(units[0], 'utf8').split('\n').indexOf('Type=notify-reload') + 1;
+    const expected = type === 'notify-reload' && (await systemdVersion()) < 253 ? [`${units[0]}:${typeLine}: Failed to parse service type, ignoring: notify-reload`] : [];
+    expect(output.split('\n').filter(Boolean)).toEqual(expected);
+    expect(type).toBe(name === 'myapp-notify-reload.service' ? 'notify-reload' : 'notify');
+  });
+
+  it.each(UNITS)('%s: ExecStart as written serves and says READY=1; the reload says RELOADING=1, READY=1; SIGTERM to the main pid ends it cleanly', async (name) => {
+    const dir = install();
+    const unit = localUnit(readFileSync(join(SYSTEMD, name), 'utf8'), dir);
+    mkdirSync(join(dir, 'run')); // RuntimeDirectory=
+    const systemd = new NotifyListener(join(dir, 'notify.sock'));
+    const messages: NotifyMessage[] = [];
+    systemd.on('message', (m: NotifyMessage) => messages.push(m));
+    try {
+      const netns = new Netns();
+      const exec = serviceKey(unit, 'ExecStart')!.split(/\s+/);
+      const argv = name === 'myapp-activated.service' ? ['systemd-socket-activate', '-l', '8080', '--fdname=web', '-E', 'NOTIFY_SOCKET', '-E', 'HANDOVER_SUPERVISOR_TEST', '-E', 'PATH', ...exec] : exec;
+      const { command, args } = netns.wrap(argv);
+      const run = new SupervisorRun(args, { command, cwd: serviceKey(unit, 'WorkingDirectory'), env: { NOTIFY_SOCKET: join(dir, 'notify.sock') } });
+      const fields = (i: number) => Object.fromEntries(messages[i].fields);
+
+      const first = await netns.firstAnswer(8080); // socket activation: the first connection starts it
+      expect(first).toMatchObject({ status: 200, body: expect.stringMatching(/^hello from pid [0-9]+\n$/) });
+      await expect.poll(() => messages.length, { timeout: 20_000 }).toBeGreaterThanOrEqual(1);
+      expect(fields(0)).toMatchObject({ READY: '1', MAINPID: String(run.pid) });
+
+      const reload = serviceKey(unit, 'ExecReload');
+      if (reload === undefined) {
+        run.signal('SIGHUP'); // what Type=notify-reload does
+      } else {
+        const [program, ...rest] = reload.replaceAll('$MAINPID', String(run.pid)).split(/\s+/);
+        await new Promise<void>((done, fail) => execFile(program, rest, (err) => (err ? fail(err) : done())));
+      }
+      await expect.poll(() => messages.length, { timeout: 30_000 }).toBeGreaterThanOrEqual(3);
+      expect(fields(1)).toMatchObject({ RELOADING: '1', MONOTONIC_USEC: expect.stringMatching(/^[0-9]+$/) });
+      expect(fields(2)).toMatchObject({ READY: '1', STATUS: expect.stringMatching(/^serving: generation 2 /) });
+      const second = (await netns.get(8080)) as Extract<Answer, { status: number }>;
+      expect(second.status).toBe(200);
+      expect(second.body).not.toBe((first as Extract<Answer, { status: number }>).body);
+
+      run.signal('SIGTERM'); // KillMode=mixed: the main process only
+      const status = await run.exit;
+      const success = [0, ...(serviceKey(unit, 'SuccessExitStatus') ?? '').split(/\s+/).filter(Boolean).map(Number)];
+      expect(status.signal).toBeNull();
+      expect(success).toContain(status.code);
+      expect(Object.fromEntries(messages.at(-1)!.fields)).toMatchObject({ STOPPING: '1' });
+      expect(new Set(messages.map((m) => m.pid))).toEqual(new Set([run.pid])); // NotifyAccess=main is enough
+    } finally {
+      systemd.close();
+    }
+  });
+});
+
+/** The Dockerfile's instructions, continuation lines joined. */
+function dockerfile(): { instruction: string; args: string }[] {
+  const text = readFileSync(join(DOCKER, 'Dockerfile'), 'utf8').replace(/\\\n\s*/g, ' ');
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '' && !line.startsWith('#'))
+    .map((line) => {
+      const [instruction, ...rest] = line.trim().split(/\s+/);
+      return { instruction: instruction.toUpperCase(), args: rest.join(' ') };
+    });
+}
+
+describe('Docker', () => {
+  const steps = dockerfile();
+  const entrypoint = JSON.parse(steps.find((s) => s.instruction === 'ENTRYPOINT')!.args) as string[];
+  const cmd = JSON.parse(steps.find((s) => s.instruction === 'CMD')!.args) as string[];
+
+  it('copies only files that exist in the build context (the repository root), index.js included', () => {
+    const copies = steps.filter((s) => s.instruction === 'COPY' && !s.args.startsWith('--from'));
+    const sources = copies.flatMap((s) => s.args.split(/\s+/).slice(0, -1));
+    expect(sources).toContain('index.js');
+    for (const source of sources) expect(existsSync(join(ROOT, source)), source).toBe(true);
+    // Everything the package's "files" holds is there to be packed.
+    const files = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { files: string[] }).files;
+    for (const entry of files.filter((f) => !f.includes('*') && f !== 'prebuilds/')) {
+      expect(sources.some((source) => entry === source || entry.startsWith(`${source.replace(/\/$/, '')}/`)), entry).toBe(true);
+    }
+    const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n');
+    for (const built of ['node_modules', 'build', 'dist']) expect(ignored).toContain(built);
+  });
+
+  it('starts handover run with options handover accepts, and the app it copied', () => {
+    expect(entrypoint.slice(0, 2)).toEqual(['node', '/app/node_modules/handover/bin/handover.js']);
+    const parsed = parseCommandLine([...entrypoint.slice(2), ...cmd]);
+    expect(parsed).toMatchObject({ command: 'run', options: { command: 'node', args: ['server.js'], listen: [{ kind: 'tcp', port: 8080 }] } });
+    expect(steps.find((s) => s.instruction === 'COPY' && s.args.includes('examples/docker/server.js'))).toBeDefined();
+    expect(readFileSync(APP, 'utf8')).toMatch(/upgradeSignals: false/);
+  });
+
+  it('the same command line, as PID 1 of a new pid namespace, serves, reloads on SIGHUP and exits 0 on SIGTERM', async () => {
+    const app = tempDir('handover-docker-'); // /app
+    mkdirSync(join(app, 'node_modules'));
+    symlinkSync(ROOT, join(app, 'node_modules', 'handover'), 'dir');
+    copyFileSync(APP, join(app, 'server.js'));
+    const argv = [...entrypoint, ...cmd].map((arg) => arg.replace(/^\/(app|tmp)\//, `${app}/`));
+    const netns = new Netns();
+    const { command, args } = netns.wrap(['unshare', '--pid', '--fork', '--mount-proc', '--kill-child', ...argv]);
+    const run = new SupervisorRun(args, { command, cwd: app });
+    await run.log(/^handover\[1\]: generation 1 \(pid [0-9]+\) is ready/);
+    const first = await netns.get(8080);
+    expect(first).toMatchObject({ status: 200 });
+    // PID 1 as the host sees it: unshare's only child.
+    await expect.poll(() => allProcesses().filter((p) => p.ppid === run.pid).length, { timeout: 10_000 }).toBe(1);
+    const pid1 = allProcesses().find((p) => p.ppid === run.pid)!.pid;
+    process.kill(pid1, 'SIGHUP'); // docker kill --signal=HUP
+    await run.log(/^handover\[1\]: reloaded: generation 2 \(pid [0-9]+\) serves/);
+    const second = await netns.get(8080);
+    expect(second).toMatchObject({ status: 200 });
+    expect(second).not.toEqual(first);
+    process.kill(pid1, 'SIGTERM'); // docker stop
+    expect(await run.exit).toEqual({ code: 0, signal: null });
+  });
+});
+
+describe('Kubernetes', () => {
+  const deployment = parseYaml(readFileSync(join(ROOT, 'examples', 'kubernetes', 'deployment.yaml'), 'utf8')) as {
+    spec: { template: { spec: { terminationGracePeriodSeconds: number; containers: { ports: { containerPort: number }[]; env: { name: string; value: string }[]; readinessProbe: { httpGet: { port: number } } }[] } } };
+  };
+  const pod = deployment.spec.template.spec;
+  const container = pod.containers[0];
+
+  it('serves the port the image listens on, and gives the app longer than its delay and drain before SIGKILL', () => {
+    expect(container.ports[0].containerPort).toBe(8080);
+    expect(container.readinessProbe.httpGet.port).toBe(8080);
+    const delay = Number(container.env.find((e) => e.name === 'SHUTDOWN_DELAY_MS')!.value);
+    expect(readFileSync(APP, 'utf8')).toMatch(/shutdownDelay: Number\(process\.env\.SHUTDOWN_DELAY_MS/);
+    expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(delay + DEFAULT_DRAIN_TIMEOUT);
+  });
+});
