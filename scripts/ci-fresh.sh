@@ -5,11 +5,14 @@
 # hidden under /dev/null. What a developer installed by hand (wrk, socat,
 # llvm, qemu...) is then missing, as it is on the CI machine.
 #
-#   bash scripts/ci-fresh.sh [FRESH_PACKAGE_LIST]
+#   bash scripts/ci-fresh.sh [--list] [FRESH_PACKAGE_LIST]
 #
+# --list only prints what would be hidden.
 # Needs root (unshare -m, mount --bind). Programs that no Debian package owns
 # (Node itself, pyenv's shims) are part of the image and stay visible.
 set -euo pipefail
+list_only=false
+if [ "${1:-}" = --list ]; then list_only=true; shift; fi
 root=$(git -C "$(dirname "$0")/.." rev-parse --show-toplevel)
 fresh=${1:-$root/../shared/fresh-machine-packages.txt}
 [ -f "$fresh" ] || { echo "ci-fresh: no package list at $fresh" >&2; exit 2; }
@@ -22,21 +25,27 @@ git clone -q "$root" "$work/handover"
 [ -d "$root/../shared" ] && ln -s "$(cd "$root/../shared" && pwd)" "$work/shared"
 
 hide="$work/hidden.txt"
-: > "$hide"
-IFS=: read -ra dirs <<< "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-for dir in "${dirs[@]}"; do
+# Every executable on the usual PATH, its real file, and the package that
+# owns that file (one dpkg query for all of them).
+for dir in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin; do
   [ -d "$dir" ] || continue
   for bin in "$dir"/*; do
-    [ -f "$bin" ] && [ -x "$bin" ] || continue
-    real=$(readlink -f "$bin")
-    owner=$(dpkg -S "$real" 2>/dev/null | head -n1 | cut -d: -f1 | cut -d, -f1) || true
-    [ -n "$owner" ] || continue
-    grep -qxF -- "$owner" "$fresh" && continue
-    echo "$bin $owner" >> "$hide"
+    [ -f "$bin" ] && [ -x "$bin" ] && printf '%s\t%s\n' "$bin" "$(readlink -f "$bin")"
   done
-done
+done > "$work/programs.tsv"
+# dpkg knows a file by the path its package ships (/bin/ls under usrmerge,
+# not /usr/bin/ls): ask for both the listed and the real path.
+cut -f1,2 "$work/programs.tsv" | tr '\t' '\n' | sort -u | xargs -r dpkg -S 2>/dev/null \
+  | sed -n -e '/^diversion by /d' -e 's/^\([^:]*\)\(:[a-z0-9]*\)\{0,1\}: \(\/.*\)$/\3\t\1/p' > "$work/owners.tsv" || true
+awk -F'\t' -v fresh="$fresh" '
+  BEGIN { while ((getline line < fresh) > 0) ok[line] = 1 }
+  FILENAME == ARGV[1] { split($2, pkgs, ", "); owner[$1] = pkgs[1]; next }
+  { o = ($1 in owner) ? owner[$1] : (($2 in owner) ? owner[$2] : "") }
+  o != "" && !(o in ok) { print $1, o }
+' "$work/owners.tsv" "$work/programs.tsv" > "$hide"
 echo "ci-fresh: hiding $(wc -l < "$hide") program(s) of packages a fresh machine lacks"
 [ -s "$hide" ] && sed 's/^/  /' "$hide"
+$list_only && exit 0
 
 unshare -m bash -euo pipefail -c '
   mount --make-rprivate /
