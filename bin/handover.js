@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
-// The `handover` command (see `handover --help`); the code is lib/cli.ts.
-const { main } = require('../dist/cli.js');
+// The `handover` command (see `handover --help`); the code is lib/cli/.
+const { main } = require('../dist/cli/index.js');
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),

@@ -6,8 +6,8 @@
 import { closeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { addressKey, checkFdName, normalizeV6, parseAddress, parseListenArgs, resolveHost } from '../lib/address';
-import { native } from '../lib/binding';
+import { addressKey, checkFdName, normalizeV6, parseAddress, parseListenArgs, resolveHost } from '../lib/protocol/address';
+import { native } from '../lib/native/binding';
 import { inspectFd } from '../lib/index';
 
 describe('parseListenArgs: the forms of net.Server#listen', () => {

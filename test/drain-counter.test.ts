@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DrainCounter } from '../lib/drain-counter';
+import { DrainCounter } from '../lib/drain/counter';
 
 describe('DrainCounter', () => {
   it('counts add() and done() and never goes negative', () => {

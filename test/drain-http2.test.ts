@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import * as http2 from 'node:http2';
 import * as https from 'node:https';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ServerDrainer } from '../lib/drain';
+import { ServerDrainer } from '../lib/drain/server-drainer';
 import { makeCertificate, type TestCertificate } from './helpers/drain-tls';
 import { listenLocal, listenOnSameSocket } from './helpers/drain-servers';
 

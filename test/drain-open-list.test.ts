@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OpenList } from '../lib/drain-open-list';
+import { OpenList } from '../lib/drain/open-list';
 
 interface Item {
   id: number;

@@ -5,8 +5,8 @@ import * as http from 'node:http';
 import type * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ServerDrainer } from '../lib/drain';
-import { GracefulServer } from '../lib/graceful-server';
+import { ServerDrainer } from '../lib/drain/server-drainer';
+import { GracefulServer } from '../lib/http/graceful-server';
 import { RawHttpConnection, TestResources, listenLocal } from './helpers/drain-servers';
 
 const resources = new TestResources();

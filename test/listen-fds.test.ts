@@ -6,9 +6,9 @@
 import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { native } from '../lib/binding';
+import { native } from '../lib/native/binding';
 import { inspectFd, LISTEN_FDS_START, takeInheritedFds } from '../lib/index';
-import { MAX_LISTEN_FDS } from '../lib/listen-fds';
+import { MAX_LISTEN_FDS } from '../lib/protocol/listen-fds';
 import { makePipe } from './helpers/fds';
 import { cleanupRuns, removeScratch, Run, scratchDir, type GenEvent } from './helpers/generations';
 

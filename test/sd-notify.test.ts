@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatNotify, NotifyListener, parseNotify, sdNotify, type NotifyMessage } from '../lib/index';
-import { monotonicUsec } from '../lib/sd-notify';
+import { monotonicUsec } from '../lib/protocol/sd-notify';
 import { DIST } from './helpers/generations';
 
 const listeners: NotifyListener[] = [];

@@ -7,10 +7,10 @@ import { closeSync, existsSync, lstatSync, readdirSync, readFileSync, writeFileS
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { parseAddress } from '../lib/address';
-import { inspectFd } from '../lib/fd';
-import { NotifyListener, type NotifyMessage } from '../lib/sd-notify';
-import { bindSocket } from '../lib/sockets';
+import { parseAddress } from '../lib/protocol/address';
+import { inspectFd } from '../lib/native/fd';
+import { NotifyListener, type NotifyMessage } from '../lib/protocol/sd-notify';
+import { bindSocket } from '../lib/protocol/sockets';
 import { removeTempDirs, tempDir } from './helpers/children';
 import { FDINFO_NONBLOCK } from './helpers/proc';
 import { APP, BIN, cleanupSupervisors, get, procState, PY_APP, SH_APP, SupervisorRun } from './helpers/supervisor';

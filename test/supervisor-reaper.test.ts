@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { ZombieReaper } from '../lib/supervisor-reaper';
+import { ZombieReaper } from '../lib/supervisor/reaper';
 import { cleanup, removeTempDirs, spawnTracked, start, reap, tempDir } from './helpers/children';
 import { zombieChildren, allProcesses } from './helpers/proc';
 import { BIN, cleanupSupervisors, procState, SH_APP, SupervisorRun } from './helpers/supervisor';

@@ -5,9 +5,9 @@
 import { chmodSync, closeSync, openSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { HandoverError } from '../lib/errors';
-import { sdNotify } from '../lib/sd-notify';
-import { Supervisor } from '../lib/supervisor';
+import { HandoverError } from '../lib/core/errors';
+import { sdNotify } from '../lib/protocol/sd-notify';
+import { Supervisor } from '../lib/supervisor/supervisor';
 import { removeTempDirs, tempDir } from './helpers/children';
 import { openFds, zombieChildren } from './helpers/proc';
 import { APP, BIN, cleanupSupervisors, get, procState, SupervisorRun } from './helpers/supervisor';

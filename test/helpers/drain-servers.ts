@@ -6,7 +6,7 @@
 import { closeSync } from 'node:fs';
 import { once } from 'node:events';
 import * as net from 'node:net';
-import { dupCloexec } from '../../lib/fd';
+import { dupCloexec } from '../../lib/native/fd';
 import { ResponseParser, type ParsedResponse } from './load-client';
 
 /**

@@ -2,8 +2,8 @@ import { closeSync, lstatSync, unlinkSync } from 'node:fs';
 import * as net from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { DEFAULT_BACKLOG, resolveHost, type BoundAddress, type ListenSpec, type PacketSpec } from './address';
-import { native, type NativeFdInfo } from './binding';
-import { addressError, invalidType, isNativeErrno } from './errors';
+import { native, type NativeFdInfo } from '../native';
+import { addressError, invalidType, isNativeErrno } from '../core';
 
 const EADDRINUSE = (osConstants.errno as Record<string, number>).EADDRINUSE;
 

@@ -1,6 +1,4 @@
-import { addressKey, type BoundAddress, type ListenSpec, type PacketSpec } from './address';
-import { takeInheritedFds } from './listen-fds';
-import { bindSocket, boundAddressOf, formatAddress } from './sockets';
+import { addressKey, bindSocket, type BoundAddress, boundAddressOf, formatAddress, type ListenSpec, type PacketSpec, takeInheritedFds } from '../protocol';
 
 /** One socket the supervisor holds for life and passes to every generation. */
 export interface SupervisorListener {

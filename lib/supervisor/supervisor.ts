@@ -1,18 +1,15 @@
 import { EventEmitter } from 'node:events';
 import { fstatSync, openSync, readFileSync, unlinkSync } from 'node:fs';
 import { isatty } from 'node:tty';
-import { HandoverError } from './errors';
-import { forkExecWithFds } from './fork-exec';
-import { writePidFile } from './pid-file';
-import { monotonicUsec, NotifyListener, sdNotify, type NotifyFields, type NotifyMessage } from './sd-notify';
-import { execExitCode, exitCode, generationEnv, resolveCommand, startFailureCode } from './supervisor-exec';
-import { describeExit, Generation, groupExists } from './supervisor-generation';
-import { openListeners, type OpenedListeners, type SupervisorListener } from './supervisor-listeners';
-import { applyNotification, notifyAddress, oneLine, senderOf } from './supervisor-notify';
-import { FORWARDED_SIGNALS, resolveOptions, STOP_SIGNALS, type ResolvedOptions, type SupervisorOptions } from './supervisor-options';
-import { becomeSubreaper, ZombieReaper } from './supervisor-reaper';
-import type { ExitStatus } from './wait-pid';
-import { closeQuietly, unlinkQuietly } from './quietly';
+import { closeQuietly, HandoverError, unlinkQuietly } from '../core';
+import { type ExitStatus, forkExecWithFds } from '../native';
+import { monotonicUsec, type NotifyFields, NotifyListener, type NotifyMessage, sdNotify, writePidFile } from '../protocol';
+import { execExitCode, exitCode, generationEnv, resolveCommand, startFailureCode } from './exec';
+import { describeExit, Generation, groupExists } from './generation';
+import { openListeners, type OpenedListeners, type SupervisorListener } from './listeners';
+import { applyNotification, notifyAddress, oneLine, senderOf } from './notify';
+import { FORWARDED_SIGNALS, resolveOptions, STOP_SIGNALS, type ResolvedOptions, type SupervisorOptions } from './options';
+import { becomeSubreaper, ZombieReaper } from './reaper';
 
 export {
   DEFAULT_PROBATION,
@@ -24,10 +21,10 @@ export {
   type ReadyMode,
   type RestartPolicy,
   type SupervisorOptions,
-} from './supervisor-options';
-export { Generation, type GenerationState } from './supervisor-generation';
-export { exitCode, resolveCommand } from './supervisor-exec';
-export type { SupervisorListener } from './supervisor-listeners';
+} from './options';
+export { Generation, type GenerationState } from './generation';
+export { exitCode, resolveCommand } from './exec';
+export type { SupervisorListener } from './listeners';
 
 const JOB_CONTROL_SIGNALS: readonly NodeJS.Signals[] = ['SIGTSTP', 'SIGCONT'];
 
@@ -460,7 +457,7 @@ export class Supervisor extends EventEmitter {
           }),
         );
       const timer = setTimeout(
-        () => finish(new HandoverError('ERR_UPGRADE_TIMEOUT', `${generation} was not ready within ${timeout} ms; it was killed. ${READY_HINT}`, { pid: generation.pid })),
+        () => finish(new HandoverError('ERR_UPGRADE_TIMEOUT', `${generation} was not ready within ${timeout} ms; it was killed${generation.number === 1 ? `. ${READY_HINT}` : ''}`, { pid: generation.pid })),
         timeout,
       );
       // A newcomer's app that never notifies should not wait a minute in silence.

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { native, type NativeNotifySocket } from './binding';
-import { fromNative, invalidType } from './errors';
+import { native, type NativeNotifySocket } from '../native';
+import { fromNative, invalidType } from '../core';
 
 /** Fields of one sd_notify message, e.g. `{ READY: '1', MAINPID: '42' }`. */
 export type NotifyFields = Record<string, string | number>;

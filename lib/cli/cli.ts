@@ -1,18 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseAddress, type ListenSpec, type PacketSpec } from './address';
-import { HandoverError } from './errors';
-import { Supervisor } from './supervisor';
-import {
-  DEFAULT_PROBATION,
-  DEFAULT_READY_TIMEOUT,
-  DEFAULT_RESTART_BACKOFF,
-  DEFAULT_RESTART_BACKOFF_MAX,
-  DEFAULT_SUPERVISOR_DRAIN_TIMEOUT,
-  type ReadyMode,
-  type RestartPolicy,
-  type SupervisorOptions,
-} from './supervisor-options';
+import { parseAddress, type ListenSpec, type PacketSpec } from '../protocol';
+import { HandoverError } from '../core';
+import { DEFAULT_PROBATION, DEFAULT_READY_TIMEOUT, DEFAULT_RESTART_BACKOFF, DEFAULT_RESTART_BACKOFF_MAX, DEFAULT_SUPERVISOR_DRAIN_TIMEOUT, type ReadyMode, type RestartPolicy, Supervisor, type SupervisorOptions } from '../supervisor';
 
 /** Exit code of a command-line mistake (as getopt-based tools use). */
 export const USAGE_EXIT_CODE = 2;
@@ -319,7 +309,7 @@ function signalProblem(err: unknown, pid: number, pidFile: string | undefined): 
 
 function version(): string {
   try {
-    return (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
+    return (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
   } catch {
     return 'unknown';
   }

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { HandoverError } from './errors';
+import { HandoverError } from '../core';
 
 /** What the addon's inspectFd returns. */
 export interface NativeFdInfo {
@@ -69,7 +69,7 @@ function load(): NativeBinding | null {
   // Prebuilds first, then build/ (node-gyp-build's order).
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeBinding;
-  return nodeGypBuild(join(__dirname, '..'));
+  return nodeGypBuild(join(__dirname, '..', '..'));
 }
 
 const binding = load();

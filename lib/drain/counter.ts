@@ -1,4 +1,4 @@
-import { invalidType, invalidValue } from './errors';
+import { invalidType, invalidValue } from '../core';
 
 interface Waiter {
   resolve(reached: boolean): void;

@@ -1,11 +1,11 @@
 import { EventEmitter } from 'node:events';
 import { unlinkSync } from 'node:fs';
 import type * as net from 'node:net';
-import { parseListenArgs } from './address';
-import { DEFAULT_DRAIN_TIMEOUT, ServerDrainer, type DrainResult } from './drain';
-import { HandoverError, invalidType, invalidValue } from './errors';
+import { parseListenArgs } from '../protocol';
+import { DEFAULT_DRAIN_TIMEOUT, ServerDrainer, type DrainResult } from '../drain';
+import { HandoverError, invalidType, invalidValue } from '../core';
 import { onProcessSignals, type SignalRoute } from './process-signals';
-import { Upgrader } from './upgrader';
+import { Upgrader } from '../upgrade';
 
 /** Signals that start an upgrade (tableflip, endless and nginx use these). */
 export const DEFAULT_UPGRADE_SIGNALS: readonly NodeJS.Signals[] = Object.freeze(['SIGHUP', 'SIGUSR2']);

@@ -6,11 +6,11 @@ import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
-import { DrainCounter } from './drain-counter';
-import { IdleQueue, markIdle, type IdleConnection } from './drain-idle';
-import { observeWhileListened } from './drain-listeners';
-import { OpenList } from './drain-open-list';
-import { invalidType, invalidValue } from './errors';
+import { DrainCounter } from './counter';
+import { IdleQueue, markIdle, type IdleConnection } from './idle';
+import { observeWhileListened } from './listeners';
+import { OpenList } from './open-list';
+import { invalidType, invalidValue } from '../core';
 
 /** Default `timeout` of {@link ServerDrainer.drain}: what is left after 30 s is destroyed. */
 export const DEFAULT_DRAIN_TIMEOUT = 30_000;

@@ -1,7 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
-import { parseAddress, type ListenSpec, type PacketSpec } from './address';
-import { DEFAULT_DRAIN_TIMEOUT } from './drain';
-import { invalidType, invalidValue } from './errors';
+import { parseAddress, type ListenSpec, type PacketSpec } from '../protocol';
+import { DEFAULT_DRAIN_TIMEOUT } from '../drain';
+import { invalidType, invalidValue } from '../core';
 
 /** How long a generation has to say READY=1 (as GracefulServer's upgradeTimeout). */
 export const DEFAULT_READY_TIMEOUT = 60_000;

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NotifyMessage } from './sd-notify';
-import type { Generation } from './supervisor-generation';
-import { isSelfOrDescendant } from './supervisor-proc';
+import type { NotifyMessage } from '../protocol';
+import type { Generation } from './generation';
+import { isSelfOrDescendant } from './proc';
 
 /**
  * The generation a notification belongs to: the one whose main process sent

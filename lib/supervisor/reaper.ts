@@ -1,9 +1,7 @@
 import { EventEmitter } from 'node:events';
-import { native } from './binding';
-import { isNativeErrno } from './errors';
-import { signalName } from './signals';
-import { childrenOfSelf, procInfo } from './supervisor-proc';
-import type { ExitStatus } from './wait-pid';
+import { type ExitStatus, native } from '../native';
+import { isNativeErrno, signalName } from '../core';
+import { childrenOfSelf, procInfo } from './proc';
 
 /**
  * How long an unknown zombie child must stay a zombie before it is reaped.

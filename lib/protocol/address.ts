@@ -1,7 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
-import { invalidType, invalidValue } from './errors';
+import { invalidType, invalidValue } from '../core';
 
 /** Node's default backlog for net.Server#listen. */
 export const DEFAULT_BACKLOG = 511;

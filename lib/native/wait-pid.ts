@@ -1,6 +1,5 @@
 import { native } from './binding';
-import { fromNative, invalidType } from './errors';
-import { signalName } from './signals';
+import { fromNative, invalidType, signalName } from '../core';
 
 /** How a child ended: `code` when it exited, `signal` when a signal killed it. */
 export interface ExitStatus {

@@ -1,5 +1,5 @@
-import { native, type NativeFdInfo } from './binding';
-import { HandoverError, isNativeErrno, systemError } from './errors';
+import { native, type NativeFdInfo } from '../native';
+import { HandoverError, isNativeErrno, systemError } from '../core';
 
 /** First inherited fd, as in systemd's SD_LISTEN_FDS_START. */
 export const LISTEN_FDS_START = 3;

@@ -1,6 +1,6 @@
 import * as http from 'node:http';
-import { parseAddress } from './address';
-import { invalidType, invalidValue } from './errors';
+import { parseAddress } from '../protocol';
+import { invalidType, invalidValue } from '../core';
 import { GracefulServer, type GracefulServerOptions } from './graceful-server';
 
 /** Options of {@link listenAndServe}: GracefulServer's, plus http.createServer's. */

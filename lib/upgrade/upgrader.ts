@@ -5,18 +5,10 @@ import { mkdtempSync, readFileSync, rmdirSync } from 'node:fs';
 import * as net from 'node:net';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { addressKey, checkFdName, parseListenArgs, resolveHost, type BoundAddress, type ListenSpec } from './address';
-import { native } from './binding';
+import { addressKey, bindAddress, type BoundAddress, checkFdName, type InheritedFd, ipv6Available, type ListenSpec, monotonicUsec, type NotifyFields, NotifyListener, type NotifyMessage, parseListenArgs, resolveHost, sdNotify, sdNotifyPatiently, takeInheritedFds, writePidFile } from '../protocol';
+import { dupCloexec, type ExitStatus, forkExecWithFds, native, setCloexec, waitPid } from '../native';
 import { captureEntryPoint, entryPointWarning, nextArgv, type EntryPoint } from './entry-point';
-import { addressError, HandoverError, invalidType, invalidValue } from './errors';
-import { dupCloexec, setCloexec } from './fd';
-import { bindAddress, ipv6Available } from './sockets';
-import { forkExecWithFds } from './fork-exec';
-import { takeInheritedFds, type InheritedFd } from './listen-fds';
-import { writePidFile } from './pid-file';
-import { monotonicUsec, NotifyListener, sdNotify, type NotifyFields, type NotifyMessage, sdNotifyPatiently } from './sd-notify';
-import { waitPid, type ExitStatus } from './wait-pid';
-import { closeQuietly, unlinkQuietly } from './quietly';
+import { addressError, closeQuietly, HandoverError, invalidType, invalidValue, unlinkQuietly } from '../core';
 
 /** How long the next generation has to call ready() (tableflip's default too). */
 export const DEFAULT_UPGRADE_TIMEOUT = 60_000;

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { readdirSync } from 'node:fs';
-import { isSelfOrDescendant, procInfo } from './supervisor-proc';
-import { waitPid, type ExitStatus } from './wait-pid';
+import { isSelfOrDescendant, procInfo } from './proc';
+import { waitPid, type ExitStatus } from '../native';
 
 /**
  * Where a generation is in its life: `starting` until it says READY=1,

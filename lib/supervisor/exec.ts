@@ -1,9 +1,8 @@
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { delimiter, resolve } from 'node:path';
-import { systemError, type HandoverError } from './errors';
-import { signalNumber } from './signals';
-import type { ExitStatus } from './wait-pid';
+import { type HandoverError, signalNumber, systemError } from '../core';
+import type { ExitStatus } from '../native';
 
 // Variables of the protocol between generations that must not leak from the
 // supervisor's own environment into a generation's.

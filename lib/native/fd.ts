@@ -1,5 +1,5 @@
 import { native, type NativeFdInfo } from './binding';
-import { fromNative, invalidType } from './errors';
+import { fromNative, invalidType } from '../core';
 
 /** What a file descriptor is, read from the kernel (fstat, getsockopt, getsockname). */
 export type FdInfo = NativeFdInfo;

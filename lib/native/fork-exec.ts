@@ -1,6 +1,5 @@
 import { native } from './binding';
-import { HandoverError, fromNative, invalidType, invalidValue, isNativeErrno, systemError } from './errors';
-import { signalNumber } from './signals';
+import { fromNative, HandoverError, invalidType, invalidValue, isNativeErrno, signalNumber, systemError } from '../core';
 
 /** Go's `ProcAttr` and `SysProcAttr`, as far as handover needs them. */
 export interface ForkExecAttributes {

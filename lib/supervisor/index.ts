@@ -1,0 +1,28 @@
+/**
+ * supervisor: the process model of `handover run` — one process, one PID for
+ * life, that binds the listeners once and runs the app as a series of
+ * generations with the socket-activation protocol: spawning, readiness,
+ * probation, retiring, crash back-off, signals, reaping, systemd relay.
+ *
+ * May import: core, native, protocol, drain.
+ * @module
+ */
+export {
+  Supervisor,
+  Generation,
+  FAILED_GENERATION_GRACE,
+  DEFAULT_READY_TIMEOUT,
+  DEFAULT_SUPERVISOR_DRAIN_TIMEOUT,
+  DEFAULT_PROBATION,
+  DEFAULT_RESTART_BACKOFF,
+  DEFAULT_RESTART_BACKOFF_MAX,
+  FORWARDED_SIGNALS,
+  exitCode,
+  resolveCommand,
+  type SupervisorOptions,
+  type SupervisorListener,
+  type GenerationState,
+  type RestartPolicy,
+  type ReadyMode,
+} from './supervisor';
+export { ZombieReaper, REAP_GRACE_MS, becomeSubreaper, type ZombieReaperOptions } from './reaper';
