@@ -1,6 +1,7 @@
-import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, fstatSync, openSync, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { delimiter, resolve } from 'node:path';
+import { isatty } from 'node:tty';
 import { type HandoverError, signalNumber, systemError } from '../core';
 import type { ExitStatus } from '../native';
 
@@ -74,3 +75,23 @@ export function resolveCommand(command: string, cwd: string, pathVariable: strin
   throw systemError(-(osConstants.errno as Record<string, number>).ENOENT, 'execvp', command);
 }
 
+/**
+ * fds 0-2 for the generations: the supervisor's own, except that a terminal
+ * is not handed on as stdin (a generation in its own process group reading
+ * it would be stopped by SIGTTIN) and a closed one is replaced by /dev/null.
+ * Opened fds are pushed onto `opened`, for the caller to close at exit.
+ */
+export function stdioTable(opened: number[]): number[] {
+  return [0, 1, 2].map((fd) => {
+    let open = true;
+    try {
+      fstatSync(fd);
+    } catch {
+      open = false;
+    }
+    if (open && !(fd === 0 && isatty(0))) return fd;
+    const devNull = openSync('/dev/null', fd === 0 ? 'r' : 'w');
+    opened.push(devNull);
+    return devNull;
+  });
+}

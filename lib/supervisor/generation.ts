@@ -38,6 +38,7 @@ export class Generation extends EventEmitter {
   successor: number | undefined;
   readonly exited: Promise<ExitStatus>;
   #resolveExited!: (status: ExitStatus) => void;
+  #killTimer: NodeJS.Timeout | undefined;
 
   constructor(number: number, pid: number) {
     super();
@@ -98,6 +99,49 @@ export class Generation extends EventEmitter {
     }
   }
 
+  /**
+   * Tells it to stop: `signal` to its main process, then SIGKILL to its
+   * process group after `timeout` ms — unless it said STOPPING=1 by then
+   * (it drains by its own rules: a GracefulServer's own drainTimeout).
+   */
+  retire(signal: NodeJS.Signals, timeout: number, log: (line: string) => void): void {
+    this.state = 'stopping';
+    this.signal(signal);
+    this.armKill(signal, timeout, log);
+  }
+
+  /** The SIGKILL of {@link retire} alone, for a generation that was already signalled. */
+  armKill(signal: NodeJS.Signals, timeout: number, log: (line: string) => void): void {
+    if (this.#killTimer !== undefined || !this.alive) return;
+    this.#killTimer = setTimeout(() => {
+      if (!this.alive) return;
+      if (this.announcedStopping) {
+        log(`${this} is still draining ${timeout} ms after ${signal}; it said STOPPING=1, so it drains by its own rules`);
+        return;
+      }
+      log(`${this} did not exit within ${timeout} ms of ${signal}: SIGKILL to its process group`);
+      this.signalGroup('SIGKILL');
+    }, timeout);
+    this.#killTimer.unref();
+  }
+
+  /**
+   * Stops a generation that failed to become ready. It may already have
+   * accepted connections from the shared socket: SIGTERM (with SIGCONT,
+   * should it be stopped) lets it answer them and exit; its group gets
+   * SIGKILL after `grace` ms.
+   */
+  dismiss(grace: number): void {
+    this.state = 'stopping';
+    this.signalGroup('SIGTERM');
+    this.signalGroup('SIGCONT');
+    const timer = setTimeout(() => {
+      if (this.alive) this.signalGroup('SIGKILL');
+    }, grace);
+    timer.unref();
+    void this.exited.then(() => clearTimeout(timer));
+  }
+
   #groupIsOurs(): boolean {
     if (process.platform !== 'linux') return false;
     let names: string[];
@@ -136,6 +180,7 @@ export class Generation extends EventEmitter {
   }
 
   #finish(status: ExitStatus): void {
+    clearTimeout(this.#killTimer);
     this.state = 'exited';
     this.exitStatus = status;
     this.emit('exit', status);
