@@ -11,4 +11,4 @@ export * from './address';
 export * from './sockets';
 export * from './listen-fds';
 export * from './sd-notify';
-export { writePidFile } from './pid-file';
+export { removePidFile, writePidFile } from './pid-file';

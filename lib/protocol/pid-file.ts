@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 /**
@@ -24,5 +24,14 @@ export function writePidFile(path: string, pid = process.pid): void {
       // nothing left to clean
     }
     throw err;
+  }
+}
+
+/** Removes the PID file at `path` if it still names `pid` (another process may have taken it over since). */
+export function removePidFile(path: string, pid = process.pid): void {
+  try {
+    if (readFileSync(path, 'utf8').trim() === String(pid)) unlinkSync(path);
+  } catch {
+    // gone already
   }
 }

@@ -45,6 +45,31 @@ export function sdNotify(socketPath: string, fields: NotifyFields): void {
 }
 
 /**
+ * The service manager this process reports to (systemd's NOTIFY_SOCKET), if
+ * any: {@link send} never throws — a notification that cannot be delivered
+ * goes to `onError`, and serving goes on.
+ */
+export class Upstream {
+  /** The socket, or undefined when nobody listens (then send() does nothing). */
+  readonly socket: string | undefined;
+  readonly #onError: (message: string) => void;
+
+  constructor(socket: string | undefined, onError: (message: string) => void) {
+    this.socket = socket || undefined;
+    this.#onError = onError;
+  }
+
+  send(fields: NotifyFields): void {
+    if (this.socket === undefined) return;
+    try {
+      sdNotify(this.socket, fields);
+    } catch (err) {
+      this.#onError(`could not notify ${this.socket}: ${(err as Error).message}`);
+    }
+  }
+}
+
+/**
  * {@link sdNotify}, retried while the receiver's queue is full (EAGAIN): the
  * send never blocks the event loop, and a burst of messages from elsewhere
  * cannot make this one fail at once. Gives up after `attempts` tries.

@@ -2,8 +2,10 @@ import { accessSync, constants as fsConstants, fstatSync, openSync, statSync } f
 import { constants as osConstants } from 'node:os';
 import { delimiter, resolve } from 'node:path';
 import { isatty } from 'node:tty';
-import { type HandoverError, signalNumber, systemError } from '../core';
-import type { ExitStatus } from '../native';
+import { HandoverError, signalNumber, systemError } from '../core';
+import { type ExitStatus, forkExecWithFds } from '../native';
+import type { SupervisorListener } from './listeners';
+import type { ResolvedOptions } from './options';
 
 // Variables of the protocol between generations that must not leak from the
 // supervisor's own environment into a generation's.
@@ -94,4 +96,47 @@ export function stdioTable(opened: number[]): number[] {
     opened.push(devNull);
     return devNull;
   });
+}
+
+/**
+ * Starts generation `number` of the supervised command: its stdio, then
+ * the listeners as fds 3... with LISTEN_FDS, LISTEN_FDNAMES and its own
+ * LISTEN_PID, and `notifySocket` as NOTIFY_SOCKET. In a process group of
+ * its own (the terminal's Ctrl-C reaches only the supervisor, which
+ * forwards it once; a SIGKILL to the group reaches everything it started),
+ * and told to drain (SIGTERM) should the supervisor die. Returns the pid;
+ * throws ERR_EXEC with the exit code a shell would give (127, 126).
+ */
+export function startGeneration(
+  o: ResolvedOptions,
+  number: number,
+  stdio: readonly number[],
+  listeners: readonly SupervisorListener[],
+  notifySocket: string | undefined,
+): number {
+  try {
+    const path = resolveCommand(o.command, o.cwd, (o.env ?? process.env).PATH);
+    return forkExecWithFds(path, [o.command, ...o.args], {
+      cwd: o.cwd,
+      env: generationEnv(o.env ?? process.env, listeners.map((l) => l.name), notifySocket),
+      files: [...stdio, ...listeners.map((l) => l.fd)],
+      listenPid: listeners.length > 0,
+      setpgid: true,
+      pdeathsig: process.platform === 'linux' ? 'SIGTERM' : undefined,
+    });
+  } catch (err) {
+    throw new HandoverError('ERR_EXEC', `cannot start generation ${number}: ${(err as Error).message}`, { cause: err, exitCode: execExitCode(err) });
+  }
+}
+
+/**
+ * Why a first generation exited before it was ready, when there is a likely
+ * reason: an app that fails under listeners it was handed has most likely
+ * bound one of their addresses itself (EADDRINUSE: handover holds it).
+ */
+export function exitHint(status: ExitStatus, listeners: readonly SupervisorListener[]): string {
+  if (status.code === null || status.code === 0) return '';
+  const stream = listeners.find((l) => l.kind === 'stream');
+  if (stream === undefined) return '';
+  return `. If it failed with EADDRINUSE, it bound ${stream.text} itself, which handover holds: the app must adopt the socket passed as fd 3 (LISTEN_FDS), as handover's listenAndServe and GracefulServer do`;
 }

@@ -1,3 +1,4 @@
+import { closeQuietly, unlinkQuietly } from '../core';
 import { addressKey, bindSocket, type BoundAddress, boundAddressOf, formatAddress, type ListenSpec, type PacketSpec, takeInheritedFds } from '../protocol';
 
 /** One socket the supervisor holds for life and passes to every generation. */
@@ -77,6 +78,24 @@ export async function openListeners(
     log(`listening on ${listener.text} (fd ${bound.fd}${bound.name ? `, ${bound.name}` : ''})`);
     onListening(listener);
   }
+}
+
+/**
+ * Closes the listening sockets: no generation will be started any more, and
+ * a port nobody will serve must refuse connections now rather than queue
+ * them. The generations keep their own copies.
+ */
+export function closeListeners(opened: OpenedListeners): void {
+  const listening = new Set(opened.listeners.map((l) => l.fd));
+  for (const fd of listening) closeQuietly(fd);
+  opened.fds = opened.fds.filter((fd) => !listening.has(fd));
+}
+
+/** Closes every fd still open and removes the Unix socket paths bound here. */
+export function releaseAll(opened: OpenedListeners): void {
+  for (const path of opened.paths) unlinkQuietly(path);
+  for (const fd of opened.fds) closeQuietly(fd);
+  opened.fds = [];
 }
 
 function sameAddress(kind: 'stream' | 'dgram', bound: BoundAddress, spec: { kind: string; path?: string; host?: string; port?: number }): boolean {

@@ -1,16 +1,16 @@
 import { EventEmitter } from 'node:events';
-import { readFileSync, unlinkSync } from 'node:fs';
-import { closeQuietly, HandoverError, unlinkQuietly } from '../core';
-import { type ExitStatus, forkExecWithFds } from '../native';
-import { monotonicUsec, type NotifyFields, NotifyListener, type NotifyMessage, sdNotify, writePidFile } from '../protocol';
-import { execExitCode, exitCode, generationEnv, resolveCommand, startFailureCode, stdioTable } from './exec';
+import { HandoverError } from '../core';
+import type { ExitStatus } from '../native';
+import { monotonicUsec, NotifyListener, type NotifyMessage, removePidFile, Upstream, writePidFile } from '../protocol';
+import { exitCode, exitHint, startFailureCode, startGeneration, stdioTable } from './exec';
 import { describeExit, Generation, groupExists } from './generation';
-import { openListeners, type OpenedListeners, type SupervisorListener } from './listeners';
+import { closeListeners, openListeners, releaseAll, type OpenedListeners, type SupervisorListener } from './listeners';
 import { applyNotification, notifyAddress, oneLine, senderOf } from './notify';
 import { resolveOptions, type ResolvedOptions, type SupervisorOptions } from './options';
 import { becomeSubreaper, ZombieReaper } from './reaper';
 import { installSignals } from './signals';
-import { describeCrash, Slot, type Crash, type LaunchKind, type SlotHost } from './slot';
+import { Pool } from './pool';
+import { describeCrash, type Crash, type LaunchKind } from './slot';
 
 export {
   DEFAULT_PROBATION,
@@ -67,14 +67,13 @@ export class Supervisor extends EventEmitter {
   #opened: OpenedListeners = { listeners: [], fds: [], paths: [] };
   #stdio: number[] = [0, 1, 2];
   #notify: NotifyListener | null = null;
-  #upstream: string | undefined;
+  #upstream = new Upstream(undefined, () => {});
   #reaper: ZombieReaper | null = null;
   #removeSignals: (() => void) | undefined;
-  #slot: Slot;
+  #pool: Pool;
   /** Generations whose process group may still hold processes: SIGKILLed at exit. */
   #groups = new Set<Generation>();
   #count = 0;
-  #queued: Promise<Generation> | null = null;
   #stopRequests = 0;
   #lastStatus: ExitStatus | undefined;
   #failedStartCode: number | undefined;
@@ -87,7 +86,7 @@ export class Supervisor extends EventEmitter {
     this.options = resolveOptions(options);
     this.#log = this.options.log;
     this.#exited = new Promise((resolveExited) => (this.#resolveExited = resolveExited));
-    this.#slot = this.#makeSlot(0);
+    this.#pool = this.#makePool();
   }
 
   /** Resolves with the supervisor's exit code once it has stopped: the app's status (128 + n for a signal). */
@@ -102,12 +101,12 @@ export class Supervisor extends EventEmitter {
 
   /** The serving generation, if any. */
   get current(): Generation | null {
-    return this.#slot.current;
+    return this.#pool.slots[0].current;
   }
 
   /** Every generation whose process has not exited (serving, starting, draining). */
   get generations(): readonly Generation[] {
-    return this.#slot.generations;
+    return this.#pool.generations;
   }
 
   /**
@@ -128,7 +127,7 @@ export class Supervisor extends EventEmitter {
       this.#finish(1);
       throw err;
     }
-    return this.#slot.start();
+    return this.#pool.start();
   }
 
   /**
@@ -141,19 +140,7 @@ export class Supervisor extends EventEmitter {
     if (this.#phase !== 'running') {
       return Promise.reject(new HandoverError('ERR_STOPPED', `cannot reload: the supervisor is ${this.#phase === 'new' ? 'not started' : this.#phase}`));
     }
-    if (this.#slot.busy) {
-      if (this.#queued === null) {
-        this.#log('reload requested while another start is running: one more reload will follow it');
-        this.#queued = this.#slot.settled().then(() => {
-          this.#queued = null;
-          return this.reload();
-        });
-      } else {
-        this.#log('reload requested again: a reload is already queued');
-      }
-      return this.#queued;
-    }
-    return this.#slot.replace();
+    return this.#pool.reload();
   }
 
   /**
@@ -171,7 +158,7 @@ export class Supervisor extends EventEmitter {
 
   /** Sends `signal` to the serving generation (what SIGUSR1 and SIGUSR2 do); false when none serves. */
   forward(signal: NodeJS.Signals): boolean {
-    const target = this.#slot.current ?? this.#slot.next;
+    const target = this.#pool.first;
     if (target === null) {
       this.#log(`no generation to forward ${signal} to`);
       return false;
@@ -189,7 +176,7 @@ export class Supervisor extends EventEmitter {
     }
     // Like sd_notify(unset_environment): nothing else in this process, and no
     // generation, talks to systemd in our name.
-    this.#upstream = process.env.NOTIFY_SOCKET || undefined;
+    this.#upstream = new Upstream(process.env.NOTIFY_SOCKET, this.#log);
     delete process.env.NOTIFY_SOCKET;
     this.#stdio = o.stdio ? [...o.stdio] : stdioTable(this.#opened.fds);
 
@@ -221,12 +208,12 @@ export class Supervisor extends EventEmitter {
         },
         stop: (signal) => this.#stop(signal),
         forward: (signal) => this.forward(signal),
-        generations: () => this.#slot.generations,
+        generations: () => this.#pool.generations,
         log: this.#log,
       });
     }
     if (o.reap && process.platform === 'linux') {
-      this.#reaper = new ZombieReaper({ isTracked: (pid) => this.#slot.generations.some((g) => g.owns(pid)) });
+      this.#reaper = new ZombieReaper({ isTracked: (pid) => this.#pool.generations.some((g) => g.owns(pid)) });
       this.#reaper.on('reaped', (info: { pid: number } & ExitStatus) => {
         this.#log(`reaped orphan ${info.pid} (${describeExit(info)})`);
         this.emit('reaped', info);
@@ -237,56 +224,38 @@ export class Supervisor extends EventEmitter {
 
   // --- the slot's generations ----------------------------------------------
 
-  #makeSlot(id: number): Slot {
-    const host: SlotHost = {
+  #makePool(): Pool {
+    const pool = new Pool({
       options: this.options,
       log: this.#log,
       spawn: () => this.#spawn(),
       running: () => this.#phase === 'running',
-      exitHint: (status) => this.#exitHint(status),
+      exitHint: (status) => exitHint(status, this.#opened.listeners),
       upcoming: () => `generation ${this.#count + 1}`,
-    };
-    const slot = new Slot(id, host);
-    slot.on('spawn', (generation: Generation) => this.emit('spawn', generation));
-    slot.on('launching', ({ kind }: { kind: LaunchKind }) => {
-      if (kind === 'reload') this.#upstreamNotify({ RELOADING: 1, MONOTONIC_USEC: monotonicUsec().toString(), STATUS: `reloading: starting generation ${this.#count + 1}` });
     });
-    slot.on('launched', ({ kind, generation, previous }: { kind: LaunchKind; generation: Generation; previous: Generation | null }) => {
-      this.#upstreamNotify({ READY: 1, ...(kind === 'start' ? { MAINPID: process.pid } : {}), STATUS: `serving: generation ${generation.number} (pid ${generation.pid})` });
+    pool.on('spawn', (generation: Generation) => this.emit('spawn', generation));
+    pool.on('launching', ({ kind }: { kind: LaunchKind }) => {
+      if (kind === 'reload') this.#upstream.send({ RELOADING: 1, MONOTONIC_USEC: monotonicUsec().toString(), STATUS: `reloading: starting generation ${this.#count + 1}` });
+    });
+    pool.on('launched', ({ kind, generation, previous }: { kind: LaunchKind; generation: Generation; previous: Generation | null }) => {
+      this.#upstream.send({ READY: 1, ...(kind === 'start' ? { MAINPID: process.pid } : {}), STATUS: `serving: generation ${generation.number} (pid ${generation.pid})` });
       this.emit('ready', generation);
       if (kind === 'reload') this.emit('reloaded', { generation, previous });
     });
-    slot.on('launch-failed', ({ kind, error }: { kind: LaunchKind; error: HandoverError }) => this.#launchFailed(kind, error));
-    slot.on('crash', (crash: Crash & { delay: number }) => {
-      this.#upstreamNotify({ STATUS: `${describeCrash(crash)}; restarting in ${crash.delay} ms` });
+    pool.on('launch-failed', ({ kind, error }: { kind: LaunchKind; error: HandoverError }) => this.#launchFailed(kind, error));
+    pool.on('crash', (crash: Crash & { delay: number }) => {
+      this.#upstream.send({ STATUS: `${describeCrash(crash)}; restarting in ${crash.delay} ms` });
       this.emit('crash', crash);
     });
-    slot.on('generation-exit', (info: { generation: Generation; status: ExitStatus; wasCurrent: boolean }) => this.#onExit(info));
-    slot.on('ended', () => this.#stop(null));
-    return slot;
+    pool.on('generation-exit', (info: { generation: Generation; status: ExitStatus; wasCurrent: boolean }) => this.#onExit(info));
+    pool.on('ended', () => this.#stop(null));
+    return pool;
   }
 
   #spawn(): Generation {
     const o = this.options;
     const number = this.#count + 1;
-    let pid: number;
-    try {
-      const path = resolveCommand(o.command, o.cwd, (o.env ?? process.env).PATH);
-      const env = generationEnv(o.env ?? process.env, this.#opened.listeners.map((l) => l.name), this.#notify?.path);
-      pid = forkExecWithFds(path, [o.command, ...o.args], {
-        cwd: o.cwd,
-        env,
-        files: [...this.#stdio, ...this.#opened.listeners.map((l) => l.fd)],
-        listenPid: this.#opened.listeners.length > 0,
-        // Its own process group: the terminal's Ctrl-C reaches only us, and
-        // we forward it once; SIGKILL after the drain timeout reaches all of it.
-        setpgid: true,
-        // Should the supervisor die (SIGKILL), the generation drains and exits.
-        pdeathsig: process.platform === 'linux' ? 'SIGTERM' : undefined,
-      });
-    } catch (err) {
-      throw new HandoverError('ERR_EXEC', `cannot start generation ${number}: ${(err as Error).message}`, { cause: err, exitCode: execExitCode(err) });
-    }
+    const pid = startGeneration(o, number, this.#stdio, this.#opened.listeners, this.#notify?.path);
     this.#count = number;
     const generation = new Generation(number, pid);
     this.#groups.add(generation);
@@ -305,20 +274,11 @@ export class Supervisor extends EventEmitter {
       this.#stop(null);
     } else if (kind === 'reload') {
       // Also when a stop cut it short: systemd's RELOADING=1 must end with READY=1.
-      const serving = this.#slot.current;
+      const serving = this.#pool.slots[0].current;
       this.#log(`reload failed: ${err.message}; ${serving !== null ? `${serving} goes on serving` : 'no generation serves'}`);
-      this.#upstreamNotify({ READY: 1, STATUS: `reload failed: ${err.message}` });
+      this.#upstream.send({ READY: 1, STATUS: `reload failed: ${err.message}` });
       this.emit('reload-failed', err);
     }
-  }
-
-  // An app that exits before it is ready, under listeners it was handed, has
-  // most likely bound one of their addresses itself (EADDRINUSE: handover holds it).
-  #exitHint(status: ExitStatus): string {
-    if (status.code === null || status.code === 0) return '';
-    const stream = this.#opened.listeners.find((l) => l.kind === 'stream');
-    if (stream === undefined) return '';
-    return `. If it failed with EADDRINUSE, it bound ${stream.text} itself, which handover holds: the app must adopt the socket passed as fd 3 (LISTEN_FDS), as handover's listenAndServe and GracefulServer do`;
   }
 
   #onExit({ generation, status, wasCurrent }: { generation: Generation; status: ExitStatus; wasCurrent: boolean }): void {
@@ -335,22 +295,13 @@ export class Supervisor extends EventEmitter {
   // --- notifications ------------------------------------------------------
 
   #onNotify(message: NotifyMessage): void {
-    const generation = senderOf(message.pid, this.#slot.generations);
+    const generation = senderOf(message.pid, this.#pool.generations);
     if (generation === null) {
       this.#log(`ignoring a notification from pid ${message.pid}: not a generation or one of its descendants (${oneLine(message.raw)})`);
       return;
     }
     this.emit('message', { generation, message });
     applyNotification(generation, message, this.#log);
-  }
-
-  #upstreamNotify(fields: NotifyFields): void {
-    if (!this.#upstream) return;
-    try {
-      sdNotify(this.#upstream, fields);
-    } catch (err) {
-      this.#log(`could not notify ${this.#upstream}: ${(err as Error).message}`);
-    }
   }
 
   // --- stopping -----------------------------------------------------------
@@ -363,17 +314,17 @@ export class Supervisor extends EventEmitter {
     }
     if (this.#phase === 'stopped') return;
     if (signal !== null) this.#stopRequests++;
-    const live = this.#slot.generations;
+    const live = this.#pool.generations;
     if (this.#phase === 'running') {
       this.#phase = 'stopping';
-      this.#upstreamNotify({ STOPPING: 1, STATUS: 'stopping' });
+      this.#upstream.send({ STOPPING: 1, STATUS: 'stopping' });
       if (signal !== null) {
         this.#log(live.length > 0 ? `${signal}: stopping; forwarding ${signal} to ${live.join(', ')}` : `${signal}: stopping`);
       } else if (live.length > 0) {
         this.#log(`stopping; SIGTERM to ${live.join(', ')}`);
       }
-      this.#slot.stop(signal ?? 'SIGTERM', signal ?? 'the app exited');
-      this.#closeListeners();
+      this.#pool.stop(signal ?? 'SIGTERM', signal ?? 'the app exited');
+      closeListeners(this.#opened);
     } else if (signal !== null && this.#stopRequests === 2) {
       this.#log(`${signal} again: forwarding it again to ${live.join(', ') || 'nobody'}`);
       for (const generation of live) generation.signal(signal);
@@ -384,16 +335,8 @@ export class Supervisor extends EventEmitter {
     this.#maybeFinish();
   }
 
-  // No generation will be started any more: a port nobody will serve must
-  // refuse connections now rather than queue them until we exit.
-  #closeListeners(): void {
-    const listening = new Set(this.#opened.listeners.map((l) => l.fd));
-    for (const fd of listening) closeQuietly(fd);
-    this.#opened.fds = this.#opened.fds.filter((fd) => !listening.has(fd));
-  }
-
   #maybeFinish(): void {
-    if (this.#phase !== 'stopping' || this.#slot.generations.length > 0) return;
+    if (this.#phase !== 'stopping' || this.#pool.generations.length > 0) return;
     this.#finish(this.#failedStartCode ?? exitCode(this.#lastStatus));
   }
 
@@ -407,16 +350,8 @@ export class Supervisor extends EventEmitter {
     this.#reaper?.stop();
     this.#notify?.close();
     this.#notify = null;
-    for (const path of this.#opened.paths) unlinkQuietly(path);
-    for (const fd of this.#opened.fds) closeQuietly(fd);
-    this.#opened.fds = [];
-    if (this.#pidFileWritten && this.options.pidFile) {
-      try {
-        if (readFileSync(this.options.pidFile, 'utf8').trim() === String(process.pid)) unlinkSync(this.options.pidFile);
-      } catch {
-        // gone already
-      }
-    }
+    releaseAll(this.#opened);
+    if (this.#pidFileWritten && this.options.pidFile) removePidFile(this.options.pidFile);
     this.#log(`exiting with code ${code}`);
     this.emit('stopped', code);
     this.#resolveExited(code);
