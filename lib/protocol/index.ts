@@ -11,4 +11,4 @@ export * from './address';
 export * from './sockets';
 export * from './listen-fds';
 export * from './sd-notify';
-export { removePidFile, writePidFile } from './pid-file';
+export { reclaimPidFile, removePidFile, writePidFile } from './pid-file';

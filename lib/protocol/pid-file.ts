@@ -35,3 +35,18 @@ export function removePidFile(path: string, pid = process.pid): void {
     // gone already
   }
 }
+
+/**
+ * Makes the PID file at `path` name `pid` again unless it already does —
+ * after a failed upgrade, whose child may have written its own pid just
+ * before it was killed.
+ */
+export function reclaimPidFile(path: string, pid = process.pid): void {
+  let content: string | undefined;
+  try {
+    content = readFileSync(path, 'utf8');
+  } catch {
+    // missing: ours to write again
+  }
+  if (content !== `${pid}\n`) writePidFile(path, pid);
+}

@@ -52,9 +52,9 @@ export function sdNotify(socketPath: string, fields: NotifyFields): void {
 export class Upstream {
   /** The socket, or undefined when nobody listens (then send() does nothing). */
   readonly socket: string | undefined;
-  readonly #onError: (message: string) => void;
+  readonly #onError: (err: Error, socket: string) => void;
 
-  constructor(socket: string | undefined, onError: (message: string) => void) {
+  constructor(socket: string | undefined, onError: (err: Error, socket: string) => void) {
     this.socket = socket || undefined;
     this.#onError = onError;
   }
@@ -64,7 +64,7 @@ export class Upstream {
     try {
       sdNotify(this.socket, fields);
     } catch (err) {
-      this.#onError(`could not notify ${this.socket}: ${(err as Error).message}`);
+      this.#onError(err as Error, this.socket);
     }
   }
 }

@@ -176,7 +176,7 @@ export class Supervisor extends EventEmitter {
     }
     // Like sd_notify(unset_environment): nothing else in this process, and no
     // generation, talks to systemd in our name.
-    this.#upstream = new Upstream(process.env.NOTIFY_SOCKET, this.#log);
+    this.#upstream = new Upstream(process.env.NOTIFY_SOCKET, (err, socket) => this.#log(`could not notify ${socket}: ${err.message}`));
     delete process.env.NOTIFY_SOCKET;
     this.#stdio = o.stdio ? [...o.stdio] : stdioTable(this.#opened.fds);
 

@@ -1,27 +1,21 @@
-import { randomBytes } from 'node:crypto';
-import * as dgram from 'node:dgram';
+import type * as dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, readFileSync, rmdirSync } from 'node:fs';
 import * as net from 'node:net';
-import { constants as osConstants, tmpdir } from 'node:os';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { addressKey, bindAddress, type BoundAddress, checkFdName, type InheritedFd, ipv6Available, type ListenSpec, monotonicUsec, type NotifyFields, NotifyListener, type NotifyMessage, parseListenArgs, resolveHost, sdNotify, sdNotifyPatiently, takeInheritedFds, writePidFile } from '../protocol';
-import { dupCloexec, type ExitStatus, forkExecWithFds, native, setCloexec, waitPid } from '../native';
-import { captureEntryPoint, entryPointWarning, nextArgv, type EntryPoint } from './entry-point';
-import { addressError, closeQuietly, HandoverError, invalidType, invalidValue, unlinkQuietly } from '../core';
+import { isAbsolute, resolve } from 'node:path';
+import { HandoverError, invalidType, invalidValue } from '../core';
+import { native } from '../native';
+import { checkFdName, monotonicUsec, parseListenArgs, reclaimPidFile, takeInheritedFds, Upstream, writePidFile } from '../protocol';
+import { bindOnFd, listenOnFd } from './adopt';
+import { captureEntryPoint, entryPointWarning, type EntryPoint } from './entry-point';
+import { NextGeneration } from './next-generation';
+import { announceReady, PARENT_PID_ENV, takeParentage, watchExit } from './readiness';
+import { FdRegistry } from './registry';
+
+export { FAILED_CHILD_GRACE } from './next-generation';
+export { listenOnFd } from './adopt';
 
 /** How long the next generation has to call ready() (tableflip's default too). */
 export const DEFAULT_UPGRADE_TIMEOUT = 60_000;
-
-/** ms a next generation that failed has, after SIGTERM, to answer what it accepted before SIGKILL. */
-export const FAILED_CHILD_GRACE = 10_000;
-
-const EADDRINUSE = (osConstants.errno as Record<string, number>).EADDRINUSE;
-
-/** Environment variable naming the previous generation's pid (set only for the process it starts). */
-export const PARENT_PID_ENV = 'HANDOVER_PARENT_PID';
-/** Environment variable carrying systemd's own NOTIFY_SOCKET past our private one. */
-export const UPSTREAM_NOTIFY_ENV = 'HANDOVER_NOTIFY_SOCKET';
 
 /** Options of {@link Upgrader}. */
 export interface UpgraderOptions {
@@ -31,14 +25,6 @@ export interface UpgraderOptions {
   pidFile?: string;
   /** Receives one line per step; default: none (listen to the events instead). */
   log?: (line: string) => void;
-}
-
-/** What one fd handed to the next generation is. */
-interface Passed {
-  fd: number;
-  name: string;
-  /** Address key for sockets; undefined for named files. */
-  key?: string;
 }
 
 type State = 'starting' | 'ready' | 'upgrading' | 'upgraded' | 'stopped';
@@ -60,7 +46,9 @@ let current: Upgrader | null = null;
  *
  * A failed upgrade (exec error, crash, timeout, stop) rejects with a
  * HandoverError and changes nothing: this generation goes on serving.
- * There is one Upgrader per process ({@link Upgrader.shared}).
+ * There is one Upgrader per process ({@link Upgrader.shared}). The fds are
+ * an {@link FdRegistry}'s; a start of the next generation is a
+ * {@link NextGeneration}; the readiness channel is in readiness.ts.
  */
 export class Upgrader extends EventEmitter {
   /** The process-wide upgrader, created on first use with `options`. */
@@ -77,62 +65,45 @@ export class Upgrader extends EventEmitter {
   #inheritanceError: HandoverError | undefined;
   #entry: EntryPoint;
   #log: (line: string) => void;
-  #inherited: InheritedFd[];
-  #passed: Passed[] = [];
+  #fds: FdRegistry;
   #notifySocket: string | undefined;
-  #upstreamNotify: string | undefined;
+  #upstream: Upstream;
   #readyPromise: Promise<void> | undefined;
   #parentExit: Promise<void> | undefined;
   #parentAlive = false;
   #exited: Promise<void>;
   #resolveExited!: () => void;
-  #abortUpgrade: ((err: HandoverError) => void) | undefined;
-  #ipv6: boolean | undefined;
+  #next: NextGeneration | undefined;
 
   constructor(options: UpgraderOptions = {}) {
     super();
     if (current !== null) {
       throw new HandoverError('ERR_INVALID_ARG_VALUE', 'only one Upgrader may exist per process: use Upgrader.shared()');
     }
-    const timeout = options.upgradeTimeout ?? DEFAULT_UPGRADE_TIMEOUT;
-    if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
-      invalidValue('options.upgradeTimeout', 'must be a positive number of milliseconds', timeout);
-    }
-    if (options.pidFile !== undefined && (typeof options.pidFile !== 'string' || options.pidFile === '')) {
-      invalidType('options.pidFile', 'a non-empty string', options.pidFile);
-    }
-    if (options.log !== undefined && typeof options.log !== 'function') invalidType('options.log', 'a function', options.log);
+    checkOptions(options);
     native('Upgrader');
-    this.upgradeTimeout = timeout;
+    this.upgradeTimeout = options.upgradeTimeout ?? DEFAULT_UPGRADE_TIMEOUT;
     this.#log = options.log ?? (() => {});
     this.#entry = captureEntryPoint();
     this.pidFile = options.pidFile === undefined ? undefined : isAbsolute(options.pidFile) ? options.pidFile : resolve(this.#entry.cwd, options.pidFile);
 
     // Protocol variables are consumed here, once, and never reach the app's children.
-    const env = process.env;
-    const parentText = env[PARENT_PID_ENV];
-    const parentPid = parentText !== undefined && /^[0-9]+$/.test(parentText) ? Number(parentText) : 0;
-    this.#notifySocket = env.NOTIFY_SOCKET || undefined;
-    // A previous generation always sets both: its pid, and its private
-    // readiness socket named after that pid. A stray HANDOVER_PARENT_PID alone
-    // (copied from an environment dump, say) must not make upgrades wait for
-    // a parent that is a shell and never exits.
-    const fromGeneration = parentPid > 1 && this.#notifySocket !== undefined && isPrivateNotifyAddress(this.#notifySocket, parentPid);
-    if (parentText !== undefined && !fromGeneration) {
-      process.nextTick(() => this.#warn(`ignoring ${PARENT_PID_ENV}=${parentText}: it did not come with that generation's NOTIFY_SOCKET`));
+    const parentage = takeParentage(process.env);
+    this.parentPid = parentage.parentPid;
+    this.#notifySocket = parentage.notifySocket;
+    this.#upstream = new Upstream(parentage.upstream, (err, socket) => this.#warn(`could not notify systemd at ${socket}: ${err.message}`));
+    if (parentage.ignored !== undefined) {
+      process.nextTick(() => this.#warn(`ignoring ${PARENT_PID_ENV}=${parentage.ignored}: it did not come with that generation's NOTIFY_SOCKET`));
     }
-    this.parentPid = fromGeneration ? parentPid : null;
-    this.#upstreamNotify = this.parentPid !== null ? env[UPSTREAM_NOTIFY_ENV] || undefined : this.#notifySocket;
-    delete env.NOTIFY_SOCKET;
-    delete env[UPSTREAM_NOTIFY_ENV];
-    delete env[PARENT_PID_ENV];
-
-    const inheritance = takeInheritedFds(env);
-    this.#inherited = inheritance.fds;
+    const inheritance = takeInheritedFds(process.env);
     this.#inheritanceError = inheritance.error;
+    this.#fds = new FdRegistry(inheritance.fds, this.#log, (err) => {
+      this.#inheritanceError ??= err;
+      this.#warn(err.message);
+    });
     // Deferred a tick, so that a 'warning' listener added right after construction hears it.
     if (inheritance.error) process.nextTick(() => this.#warn(`ignoring inherited fds: ${inheritance.error?.message}`));
-    else if (this.#inherited.length > 0) this.#log(`inherited ${this.#inherited.length} fd(s): ${this.#inherited.map((f) => `${f.fd}=${f.name}`).join(' ')}`);
+    else if (inheritance.fds.length > 0) this.#log(`inherited ${inheritance.fds.length} fd(s): ${inheritance.fds.map((f) => `${f.fd}=${f.name}`).join(' ')}`);
 
     if (this.parentPid !== null) {
       // Started by a previous generation that may have died since (SIGKILL,
@@ -172,7 +143,12 @@ export class Upgrader extends EventEmitter {
 
   /** Inherited fds not claimed yet (closed at ready()). */
   get unclaimed(): readonly { fd: number; name: string }[] {
-    return this.#inherited.map(({ fd, name }) => ({ fd, name }));
+    return this.#fds.unclaimed;
+  }
+
+  /** Fds this generation would hand over, with their names (for logs and tests). */
+  get handedOver(): readonly { fd: number; name: string }[] {
+    return this.#fds.passed.map(({ fd, name }) => ({ fd, name }));
   }
 
   /** Resolves once this generation has been replaced: drain, then exit. */
@@ -191,12 +167,7 @@ export class Upgrader extends EventEmitter {
   async listenFd(...args: unknown[]): Promise<number> {
     const spec = parseListenArgs(args);
     this.#checkOpen('listen');
-    const address = await this.#bindAddress(spec);
-    const claimed = this.#claimSocket('stream', spec.name, address);
-    if (claimed !== undefined) return claimed;
-    const bound = await bindAddress('stream', address, { backlog: spec.backlog, ipv6Only: spec.kind === 'tcp' ? spec.ipv6Only : false });
-    this.#register(bound.fd, spec.name, 'stream', bound.address);
-    return bound.fd;
+    return this.#fds.streamFd(spec);
   }
 
   /**
@@ -220,24 +191,7 @@ export class Upgrader extends EventEmitter {
     if (!Number.isInteger(port) || port < 0 || port > 65535) invalidValue('port', 'must be a port number from 0 to 65535', port);
     if (name !== undefined) checkFdName(name);
     this.#checkOpen('listenPacket');
-    const resolved = await resolveHost(host ?? (type === 'udp6' ? '::' : '0.0.0.0'), true);
-    const address: BoundAddress = { family: resolved.family, address: resolved.address, port };
-    let fd = this.#claimSocket('dgram', name, address);
-    if (fd === undefined) {
-      const bound = await bindAddress('dgram', address, { ipv6Only: type === 'udp6' });
-      fd = bound.fd;
-      this.#register(fd, name, 'dgram', bound.address);
-    }
-    const socket = dgram.createSocket(type);
-    const own = dupCloexec(fd);
-    await new Promise<void>((resolveBind, rejectBind) => {
-      socket.once('error', rejectBind);
-      socket.bind({ fd: own }, () => {
-        socket.off('error', rejectBind);
-        resolveBind();
-      });
-    });
-    return socket;
+    return bindOnFd(type, await this.#fds.packetFd(type, port, host, name));
   }
 
   /**
@@ -247,26 +201,8 @@ export class Upgrader extends EventEmitter {
    */
   file(name: string, open?: () => number): number | null {
     checkFdName(name);
-    if (open !== undefined && typeof open !== 'function') invalidType('open', 'a function', open);
     this.#checkOpen('file');
-    if (this.#passed.some((p) => p.name === name && p.key === undefined)) {
-      invalidValue('name', 'is already handed over by this generation', name);
-    }
-    const index = this.#inherited.findIndex((f) => f.name === name && !(f.info.type === 'socket' && f.info.listening));
-    if (index < 0) {
-      const misnamed = this.#inherited.find((f) => f.name === name);
-      if (misnamed) this.#misnamed(misnamed, 'a listening socket, not a file');
-    } else {
-      const [inherited] = this.#inherited.splice(index, 1);
-      this.#passed.push({ fd: inherited.fd, name });
-      return inherited.fd;
-    }
-    if (!open) return null;
-    const fd = open();
-    if (!Number.isInteger(fd) || fd < 0) invalidType('open()', 'to return a file descriptor', fd);
-    setCloexec(fd, true);
-    this.#passed.push({ fd, name });
-    return fd;
+    return this.#fds.file(name, open);
   }
 
   /**
@@ -281,28 +217,10 @@ export class Upgrader extends EventEmitter {
 
   async #ready(): Promise<void> {
     if (this.#state === 'stopped') throw new HandoverError('ERR_STOPPED', 'ready() after stop()');
-    for (const { fd, name } of this.#inherited.splice(0)) {
-      this.#log(`closing unclaimed inherited fd ${fd} (${name})`);
-      closeQuietly(fd);
-    }
+    this.#fds.closeUnclaimed(this.#log);
     if (this.pidFile) writePidFile(this.pidFile);
     this.#state = 'ready';
-    if (this.parentPid === null) {
-      // Started by systemd, a supervisor or a shell: tell it directly.
-      this.#notifyUpstream({ READY: 1, MAINPID: process.pid });
-    } else if (this.#parentAlive && this.#notifySocket) {
-      // The previous generation waits for this on its private socket, and
-      // relays MAINPID to systemd.
-      try {
-        await sdNotifyPatiently(this.#notifySocket, { READY: 1 });
-      } catch (err) {
-        this.#log(`could not notify the previous generation at ${this.#notifySocket}: ${(err as Error).message}`);
-        this.#notifyUpstream({ MAINPID: process.pid, READY: 1 });
-      }
-    } else {
-      // It died before we were ready: nobody relays, speak to systemd ourselves.
-      this.#notifyUpstream({ MAINPID: process.pid, READY: 1 });
-    }
+    await announceReady({ parentPid: this.parentPid, notifySocket: this.#notifySocket }, this.#parentAlive, this.#upstream, this.#log);
     this.emit('ready');
   }
 
@@ -323,29 +241,15 @@ export class Upgrader extends EventEmitter {
    * generation goes on serving as before.
    */
   upgrade(): Promise<void> {
-    switch (this.#state) {
-      case 'starting':
-        return Promise.reject(new HandoverError('ERR_NOT_READY', 'upgrade() before ready(): this generation does not serve yet'));
-      case 'upgrading':
-        return Promise.reject(new HandoverError('ERR_UPGRADE_IN_PROGRESS', 'an upgrade is already running'));
-      case 'upgraded':
-        return Promise.reject(new HandoverError('ERR_ALREADY_UPGRADED', 'this generation has already been replaced and is retiring'));
-      case 'stopped':
-        return Promise.reject(new HandoverError('ERR_STOPPED', 'upgrade() after stop()'));
-      default:
-    }
-    if (this.#parentAlive) {
-      return Promise.reject(
-        new HandoverError('ERR_PARENT_DRAINING', `the previous generation (pid ${this.parentPid}) is still draining; at most two generations run at once`, { parentPid: this.parentPid }),
-      );
-    }
+    const refused = refusal(this.#state, this.#parentAlive ? this.parentPid : null);
+    if (refused) return Promise.reject(refused);
     this.#state = 'upgrading';
     return this.#upgrade().then(
       (pid) => {
         this.#state = 'upgraded';
         // The new generation holds the sockets now. Keeping our copies would
         // only queue connections that nobody here will accept, should it die.
-        this.#closeSockets();
+        this.#fds.closeSockets();
         this.emit('upgraded', { pid });
         this.#resolveExited();
       },
@@ -359,105 +263,28 @@ export class Upgrader extends EventEmitter {
 
   async #upgrade(): Promise<number> {
     const started = Date.now();
-    this.#notifyUpstream({ RELOADING: 1, MONOTONIC_USEC: monotonicUsec().toString() });
-    const notifyPath = notifyAddress();
-    let listener: NotifyListener;
+    this.#upstream.send({ RELOADING: 1, MONOTONIC_USEC: monotonicUsec().toString() });
     try {
-      listener = new NotifyListener(notifyPath);
-    } catch (err) {
-      this.#notifyUpstream({ READY: 1 });
-      throw new HandoverError('ERR_EXEC', `cannot create the readiness socket: ${(err as Error).message}`, { cause: err });
-    }
-    try {
-      const pid = await this.#startAndAwaitReady(listener, notifyPath);
+      this.#next = new NextGeneration({ entry: { ...this.#entry }, files: this.#fds.passed, upstream: this.#upstream.socket, timeout: this.upgradeTimeout, log: this.#log });
+      this.emit('spawned', { pid: this.#next.pid });
+      const pid = await this.#next.ready;
       this.#log(`generation ${pid} is ready after ${Date.now() - started} ms`);
-      this.#notifyUpstream({ MAINPID: pid, READY: 1 });
+      this.#upstream.send({ MAINPID: pid, READY: 1 });
       return pid;
     } catch (err) {
-      this.#reclaimPidFile();
-      this.#notifyUpstream({ READY: 1, STATUS: `upgrade failed: ${(err as Error).message}` });
+      // Its child may have written its pid there just before it was killed.
+      if (this.pidFile) {
+        try {
+          reclaimPidFile(this.pidFile);
+        } catch (pidErr) {
+          this.#warn(`could not rewrite the PID file ${this.pidFile}: ${(pidErr as Error).message}`);
+        }
+      }
+      this.#upstream.send({ READY: 1, STATUS: `upgrade failed: ${(err as Error).message}` });
       throw err;
     } finally {
-      listener.close();
-      removeNotifyAddress(notifyPath);
+      this.#next = undefined;
     }
-  }
-
-  #startAndAwaitReady(listener: NotifyListener, notifyPath: string): Promise<number> {
-    const entry = { ...this.#entry };
-    const env: Record<string, string | undefined> = {
-      ...process.env,
-      LISTEN_FDS: String(this.#passed.length),
-      LISTEN_FDNAMES: this.#passed.map((p) => p.name).join(':'),
-      NOTIFY_SOCKET: notifyPath,
-      [PARENT_PID_ENV]: String(process.pid),
-      [UPSTREAM_NOTIFY_ENV]: this.#upstreamNotify,
-    };
-    let pid: number;
-    try {
-      pid = forkExecWithFds(entry.execPath, nextArgv(entry), {
-        cwd: entry.cwd,
-        env,
-        files: [0, 1, 2, ...this.#passed.map((p) => p.fd)],
-        listenPid: true,
-      });
-    } catch (err) {
-      return Promise.reject(new HandoverError('ERR_EXEC', `cannot start the next generation: ${(err as Error).message}`, { cause: err }));
-    }
-    this.emit('spawned', { pid });
-    this.#log(`started generation ${pid}`);
-    const exit = waitPid(pid, { ref: false });
-
-    return new Promise<number>((resolveReady, rejectReady) => {
-      let settled = false;
-      const finish = (err: HandoverError | null) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        listener.off('message', onMessage);
-        this.#abortUpgrade = undefined;
-        if (!err) {
-          resolveReady(pid);
-          return;
-        }
-        // The failed child must be gone before we report. It may already have
-        // accepted connections from the shared socket: SIGTERM (and SIGCONT,
-        // should it be stopped) lets it answer them; SIGKILL follows after
-        // FAILED_CHILD_GRACE. Then it is reaped.
-        signalQuietly(pid, 'SIGTERM');
-        signalQuietly(pid, 'SIGCONT');
-        const kill = setTimeout(() => signalQuietly(pid, 'SIGKILL'), FAILED_CHILD_GRACE);
-        const report = () => {
-          clearTimeout(kill);
-          rejectReady(err);
-        };
-        exit.then(report, report);
-      };
-      const onMessage = (message: NotifyMessage) => {
-        if (message.pid !== pid && !(message.pid === -1 && process.platform !== 'linux')) {
-          this.#log(`ignoring a notification from pid ${message.pid}: only ${pid} may say it is ready`);
-          return;
-        }
-        if (message.fields.get('READY') === '1') finish(null);
-      };
-      listener.on('message', onMessage);
-      exit.then(
-        (status: ExitStatus) =>
-          finish(
-            new HandoverError('ERR_CHILD_EXITED', `the next generation (pid ${pid}) exited before it was ready: ${describeExit(status)}`, {
-              pid,
-              exitCode: status.code,
-              signal: status.signal,
-            }),
-          ),
-        (err: unknown) => finish(new HandoverError('ERR_CHILD_EXITED', `lost track of the next generation (pid ${pid})`, { cause: err, pid })),
-      );
-      const timer = setTimeout(
-        () => finish(new HandoverError('ERR_UPGRADE_TIMEOUT', `the next generation (pid ${pid}) was not ready within ${this.upgradeTimeout} ms; it was killed`, { pid })),
-        this.upgradeTimeout,
-      );
-      this.#abortUpgrade = finish;
-    });
   }
 
   /**
@@ -471,22 +298,11 @@ export class Upgrader extends EventEmitter {
    */
   stop(): void {
     if (this.#state === 'stopped') return;
-    const abort = this.#abortUpgrade;
     this.#state = 'stopped';
-    abort?.(new HandoverError('ERR_STOPPED', 'stop() during the upgrade: the new process was stopped'));
-    for (const { fd } of this.#inherited.splice(0)) closeQuietly(fd);
-    this.#closeSockets();
+    this.#next?.abort(new HandoverError('ERR_STOPPED', 'stop() during the upgrade: the new process was stopped'));
+    this.#fds.closeUnclaimed();
+    this.#fds.closeSockets();
     this.emit('stopped');
-  }
-
-  // Closes our copies of the sockets (servers keep their own duplicates);
-  // named files stay open: the app writes to those very fds.
-  #closeSockets(): void {
-    this.#passed = this.#passed.filter(({ fd, key }) => {
-      if (key === undefined) return true;
-      closeQuietly(fd);
-      return false;
-    });
   }
 
   /**
@@ -494,76 +310,11 @@ export class Upgrader extends EventEmitter {
    * stopping. GracefulServer calls it on shutdown.
    */
   notifyStopping(): void {
-    this.#notifyUpstream({ STOPPING: 1 });
+    this.#upstream.send({ STOPPING: 1 });
   }
-
-  /** Fds this generation would hand over, with their names (for logs and tests). */
-  get handedOver(): readonly { fd: number; name: string }[] {
-    return this.#passed.map(({ fd, name }) => ({ fd, name }));
-  }
-
-  // --- internals ---------------------------------------------------------
 
   #checkOpen(what: string): void {
     if (this.#state === 'stopped') throw new HandoverError('ERR_STOPPED', `${what}() after stop()`);
-  }
-
-  async #bindAddress(spec: ListenSpec): Promise<BoundAddress> {
-    if (spec.kind === 'unix') return { family: 'unix', path: spec.path };
-    if (spec.host === undefined) this.#ipv6 ??= ipv6Available();
-    const resolved = await resolveHost(spec.host, this.#ipv6 ?? true);
-    return { ...resolved, port: spec.port };
-  }
-
-  #claimSocket(kind: 'stream' | 'dgram', name: string | undefined, address: BoundAddress): number | undefined {
-    const wanted = addressKey(kind, address);
-    const anyPort = address.family !== 'unix' && address.port === 0;
-    if (!anyPort && this.#passed.some((p) => p.key === wanted)) {
-      throw addressInUse(address);
-    }
-    // The real address decides. For port 0 ("any port on this host") a name
-    // picks among the listeners there: the same name first, then one passed
-    // without a name ('unknown', systemd's default); an unnamed request takes
-    // an unnamed listener first, then any.
-    const wantedName = name ?? 'unknown';
-    const rank = (f: InheritedFd): number => {
-      const info = f.info;
-      if (!isSocketOfKind(f, kind)) return -1;
-      if (address.family === 'unix') return info.family === 'unix' && info.path === address.path ? 0 : -1;
-      if (info.family !== address.family || info.address !== address.address) return -1;
-      if (!anyPort) return info.port === address.port ? 0 : -1;
-      if (f.name === wantedName) return 0;
-      if (f.name === 'unknown') return 1;
-      return name === undefined ? 2 : -1;
-    };
-    let index = -1;
-    let best = Infinity;
-    this.#inherited.forEach((f, i) => {
-      const r = rank(f);
-      if (r >= 0 && r < best) {
-        best = r;
-        index = i;
-      }
-    });
-    if (index < 0) {
-      const misnamed = name === undefined ? undefined : this.#inherited.find((f) => f.name === name && !isSocketOfKind(f, kind));
-      if (misnamed) this.#misnamed(misnamed, kind === 'stream' ? 'not a listening stream socket' : 'not a datagram socket');
-      return undefined;
-    }
-    const [found] = this.#inherited.splice(index, 1);
-    const real = boundAddressOf(found);
-    this.#passed.push({ fd: found.fd, name: name ?? found.name, key: addressKey(kind, real) });
-    this.#log(`adopted inherited fd ${found.fd} for ${addressKey(kind, real)}`);
-    return found.fd;
-  }
-
-  // A name says what an fd is for; an fd that is something else is a
-  // configuration error upstream. Not fatal: the caller binds or opens afresh,
-  // and the fd is closed at ready() with the other unclaimed ones.
-  #misnamed(f: InheritedFd, what: string): void {
-    const err = new HandoverError('ERR_INHERITED_FDS', `inherited fd ${f.fd} is named "${f.name}" but is ${what}: using a new one`, { fd: f.fd, name: f.name });
-    this.#inheritanceError ??= err;
-    this.#warn(err.message);
   }
 
   // Something the operator must hear about, though nothing failed: logged,
@@ -575,125 +326,41 @@ export class Upgrader extends EventEmitter {
     else process.emitWarning(message, 'HandoverWarning');
   }
 
-  /** `address` is the real one (bindAddress replaced port 0). */
-  #register(fd: number, name: string | undefined, kind: 'stream' | 'dgram', address: BoundAddress): void {
-    this.#passed.push({ fd, name: name ?? 'unknown', key: addressKey(kind, address) });
-  }
-
-  // The failed child may have written its pid in the PID file just before it
-  // was killed (its READY=1 racing our timeout or stop()): it is dead now, and
-  // this generation serves on, so the file must name this one again.
-  #reclaimPidFile(): void {
-    if (!this.pidFile) return;
-    let content: string | undefined;
-    try {
-      content = readFileSync(this.pidFile, 'utf8');
-    } catch {
-      // missing: ours to write again
-    }
-    if (content === `${process.pid}\n`) return;
-    try {
-      writePidFile(this.pidFile);
-    } catch (err) {
-      this.#warn(`could not rewrite the PID file ${this.pidFile}: ${(err as Error).message}`);
-    }
-  }
-
-  #notifyUpstream(fields: NotifyFields): void {
-    if (!this.#upstreamNotify) return;
-    try {
-      sdNotify(this.#upstreamNotify, fields);
-    } catch (err) {
-      this.#warn(`could not notify systemd at ${this.#upstreamNotify}: ${(err as Error).message}`);
-    }
-  }
-
   #watchParent(pid: number): void {
     this.#parentAlive = true;
-    this.#parentExit = new Promise<void>((resolveExit) => {
-      const done = () => {
-        this.#parentAlive = false;
-        this.emit('parent-exited', { pid });
-        resolveExit();
-      };
-      try {
-        native('waitForParent').watchExit(pid, false, () => done());
-      } catch {
-        done(); // already gone
-      }
+    this.#parentExit = watchExit(pid).then(() => {
+      this.#parentAlive = false;
+      this.emit('parent-exited', { pid });
     });
   }
 }
 
-function isSocketOfKind(f: InheritedFd, kind: 'stream' | 'dgram'): boolean {
-  return f.info.type === 'socket' && f.info.socketType === kind && (kind === 'dgram' || f.info.listening === true);
-}
-
-function boundAddressOf(f: InheritedFd): BoundAddress {
-  const info = f.info;
-  if (info.family === 'unix') return { family: 'unix', path: info.path ?? '' };
-  return { family: info.family === 'IPv6' ? 'IPv6' : 'IPv4', address: info.address ?? '', port: info.port ?? 0 };
-}
-
-/** Makes `server` listen on its own close-on-exec duplicate of `fd`. */
-export function listenOnFd(server: net.Server, fd: number): Promise<void> {
-  const own = dupCloexec(fd);
-  return new Promise<void>((resolveListen, rejectListen) => {
-    const onError = (err: Error) => {
-      closeQuietly(own);
-      rejectListen(err);
-    };
-    server.once('error', onError);
-    server.listen({ fd: own }, () => {
-      server.off('error', onError);
-      resolveListen();
-    });
-  });
-}
-
-function describeExit(status: ExitStatus): string {
-  return status.signal ? `killed by ${status.signal}` : `exit code ${status.code}`;
-}
-
-function addressInUse(address: BoundAddress): Error {
-  return listenError(-EADDRINUSE, 'listen', address, 'this generation already listens on it');
-}
-
-function listenError(errno: number, syscall: string, address: BoundAddress, note?: string): Error {
-  return address.family === 'unix'
-    ? addressError(errno, syscall, address.path, undefined, note)
-    : addressError(errno, syscall, address.address, address.port, note);
-}
-
-// Linux: an abstract socket, nothing on disk to clean up, whose senders the
-// kernel names. Elsewhere (macOS attaches no sender credentials to datagrams)
-// a socket in a fresh 0700 directory, so only this user's processes can send.
-function notifyAddress(): string {
-  const id = `handover/${process.pid}/${randomBytes(8).toString('hex')}`;
-  if (process.platform === 'linux') return `@${id}`;
-  const dir = mkdtempSync(join(tmpdir(), `handover-${process.pid}-`));
-  return join(dir, 'notify.sock');
-}
-
-function removeNotifyAddress(address: string): void {
-  if (address.startsWith('@')) return;
-  unlinkQuietly(address);
-  try {
-    rmdirSync(dirname(address));
-  } catch {
-    // gone already
+function checkOptions(options: UpgraderOptions): void {
+  const timeout = options.upgradeTimeout ?? DEFAULT_UPGRADE_TIMEOUT;
+  if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
+    invalidValue('options.upgradeTimeout', 'must be a positive number of milliseconds', timeout);
   }
-}
-
-function isPrivateNotifyAddress(address: string, pid: number): boolean {
-  return address.startsWith(`@handover/${pid}/`) || address.includes(`handover-${pid}-`);
-}
-
-function signalQuietly(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // already gone
+  if (options.pidFile !== undefined && (typeof options.pidFile !== 'string' || options.pidFile === '')) {
+    invalidType('options.pidFile', 'a non-empty string', options.pidFile);
   }
+  if (options.log !== undefined && typeof options.log !== 'function') invalidType('options.log', 'a function', options.log);
 }
 
+// Why upgrade() cannot start now, or undefined when it can.
+function refusal(state: State, drainingParent: number | null): HandoverError | undefined {
+  switch (state) {
+    case 'starting':
+      return new HandoverError('ERR_NOT_READY', 'upgrade() before ready(): this generation does not serve yet');
+    case 'upgrading':
+      return new HandoverError('ERR_UPGRADE_IN_PROGRESS', 'an upgrade is already running');
+    case 'upgraded':
+      return new HandoverError('ERR_ALREADY_UPGRADED', 'this generation has already been replaced and is retiring');
+    case 'stopped':
+      return new HandoverError('ERR_STOPPED', 'upgrade() after stop()');
+    default:
+  }
+  if (drainingParent !== null) {
+    return new HandoverError('ERR_PARENT_DRAINING', `the previous generation (pid ${drainingParent}) is still draining; at most two generations run at once`, { parentPid: drainingParent });
+  }
+  return undefined;
+}
