@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { formatDuration, helpText, parseCommandLine, parseDuration, UsageError } from '../lib/cli/cli';
+import { formatDuration, helpText, parseCommandLine, parseDuration, UsageError } from '../lib/cli';
 import { DEFAULT_READY_TIMEOUT, DEFAULT_RESTART_BACKOFF_MAX, DEFAULT_SUPERVISOR_DRAIN_TIMEOUT } from '../lib/supervisor/supervisor';
 import { removeTempDirs, tempDir } from './helpers/children';
 import { freePort } from './helpers/net';

@@ -12,7 +12,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_DRAIN_TIMEOUT } from '../lib/drain/server-drainer';
 import { NotifyListener, type NotifyMessage } from '../lib/protocol/sd-notify';
-import { parseCommandLine } from '../lib/cli/cli';
+import { parseCommandLine } from '../lib/cli';
 import { removeTempDirs, tempDir } from './helpers/children';
 import { deleteNamespaces, Netns, type Answer } from './helpers/netns';
 import { allProcesses } from './helpers/proc';

@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseCommandLine } from '../lib/cli/cli';
+import { parseCommandLine } from '../lib/cli';
 import { ERROR_CODES } from '../lib/core/errors';
 import { codeBlocks, describeBlock, SCRIPT_LANGS, type CodeBlock } from './helpers/markdown';
 import { runBlock, typeCheck } from './helpers/snippets';

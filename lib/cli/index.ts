@@ -1,8 +1,11 @@
 /**
- * cli: the `handover` command (bin/handover.js) — its option table, from
- * which both the parser and `--help` come, and one module per command.
+ * cli: the `handover` command (bin/handover.js) — the option tables, from
+ * which both the parsers and `--help` come (options.ts), and one module per
+ * command (commands/).
  *
  * May import: core, protocol, supervisor.
  * @module
  */
-export * from './cli';
+export { main, parseCommandLine, type Command } from './main';
+export { helpText } from './help';
+export { formatDuration, maxPid, parseDuration, UsageError, USAGE_EXIT_CODE } from './usage';

@@ -1,0 +1,160 @@
+import { parseAddress, type ListenSpec, type PacketSpec } from '../../protocol';
+import {
+  DEFAULT_PROBATION,
+  DEFAULT_READY_TIMEOUT,
+  DEFAULT_RESTART_BACKOFF,
+  DEFAULT_RESTART_BACKOFF_MAX,
+  DEFAULT_SUPERVISOR_DRAIN_TIMEOUT,
+  type ReadyMode,
+  type RestartPolicy,
+  Supervisor,
+  type SupervisorOptions,
+} from '../../supervisor';
+import { type OptionSpec, parseOptions } from '../options';
+import { argumentProblem, formatDuration, parseDuration, UsageError, USAGE_EXIT_CODE } from '../usage';
+
+/** What `handover run`'s options build. */
+export type RunOptions = Omit<SupervisorOptions, 'command' | 'listen'> & { listen: (ListenSpec | PacketSpec)[] };
+
+const duration =
+  (key: 'readyTimeout' | 'drainTimeout' | 'probation' | 'restartBackoff' | 'restartBackoffMax') =>
+  (o: RunOptions, value: string, name: string): void => {
+    o[key] = parseDuration(name, value);
+  };
+
+/** The options of `handover run`, in --help's order. */
+export const RUN_OPTIONS: readonly OptionSpec<RunOptions>[] = [
+  {
+    name: '--listen',
+    short: '-l',
+    value: 'ADDR',
+    help: [
+      'Bind ADDR and pass it to every generation (repeat for',
+      'more; fd order = option order). ADDR is one of',
+      '  8080  127.0.0.1:8080  [::1]:8080  :8080',
+      '  unix:/run/app.sock  unix:@abstract',
+      '  udp:0.0.0.0:5353  udp:[::]:5353',
+      'each optionally NAME=ADDR, NAME going to LISTEN_FDNAMES.',
+      'Port 0 binds a free port; the log says which. Host',
+      'names are resolved once, at start.',
+    ],
+    apply(o, value, name) {
+      try {
+        o.listen.push(parseAddress(value));
+      } catch (err) {
+        throw new UsageError(`${name} ${value}: ${argumentProblem(err)}`);
+      }
+    },
+  },
+  {
+    name: '--pid-file',
+    value: 'FILE',
+    help: ["Write the supervisor's pid to FILE (removed on exit)."],
+    apply(o, value) {
+      if (value === '') throw new UsageError('--pid-file needs a file name');
+      o.pidFile = value;
+    },
+  },
+  {
+    name: '--ready-timeout',
+    value: 'DUR',
+    help: ['How long a new generation has to send READY=1', '(default {default}); then it is killed.'],
+    default: () => formatDuration(DEFAULT_READY_TIMEOUT),
+    apply(o, value, name) {
+      o.readyTimeout = parseDuration(name, value);
+      if (o.readyTimeout === 0) throw new UsageError('--ready-timeout must be more than 0');
+    },
+  },
+  {
+    name: '--drain-timeout',
+    value: 'DUR',
+    help: [
+      'How long a generation told to stop may take before its',
+      'process group gets SIGKILL (default {default}). An app that',
+      'sends STOPPING=1 (GracefulServer does) drains by its',
+      'own rules and is not killed.',
+    ],
+    default: () => formatDuration(DEFAULT_SUPERVISOR_DRAIN_TIMEOUT),
+    apply: duration('drainTimeout'),
+  },
+  {
+    name: '--probation',
+    value: 'DUR',
+    help: ['After a reload, old and new generation both serve this', 'long; if the new one dies meanwhile, the old one stays', '(default {default}).'],
+    default: () => formatDuration(DEFAULT_PROBATION),
+    apply: duration('probation'),
+  },
+  {
+    name: '--restart-backoff',
+    value: 'DUR',
+    help: ['First delay before restarting a crashed app; doubles', 'with each crash in a row (default {default}).'],
+    default: () => formatDuration(DEFAULT_RESTART_BACKOFF),
+    apply: duration('restartBackoff'),
+  },
+  {
+    name: '--restart-backoff-max',
+    value: 'DUR',
+    help: ['Largest delay (default {default}); an app that served this', 'long before crashing starts the series again.'],
+    default: () => formatDuration(DEFAULT_RESTART_BACKOFF_MAX),
+    apply: duration('restartBackoffMax'),
+  },
+  {
+    name: '--restart',
+    value: 'POLICY',
+    help: ['on-failure (default): restart after a crash (non-zero', 'exit or a signal), stop after exit code 0.', 'always: restart in both cases. never: stop.'],
+    apply(o, value) {
+      if (!['on-failure', 'always', 'never'].includes(value)) throw new UsageError(`--restart must be on-failure, always or never, not ${JSON.stringify(value)}`);
+      o.restart = value as RestartPolicy;
+    },
+  },
+  {
+    name: '--ready',
+    value: 'MODE',
+    help: ['notify (default): wait for READY=1. exec: ready as soon', 'as the command started (for apps that cannot notify;', 'a broken new version then replaces a working one).'],
+    apply(o, value) {
+      if (!['notify', 'exec'].includes(value)) throw new UsageError(`--ready must be notify or exec, not ${JSON.stringify(value)}`);
+      o.ready = value as ReadyMode;
+    },
+  },
+  {
+    name: '--no-inherit',
+    help: [
+      'Ignore LISTEN_FDS passed to handover itself (by default',
+      'sockets from systemd socket activation are adopted and',
+      'passed on, with their names, before --listen ones).',
+    ],
+    apply(o) {
+      o.inherit = false;
+    },
+  },
+];
+
+/** `handover run [options] -- COMMAND [ARGS...]`: the supervisor's options, or the help topic asked for. */
+export function parseRun(argv: readonly string[]): SupervisorOptions | 'help' {
+  const o: RunOptions = { listen: [] };
+  const { rest: command, help } = parseOptions(argv, RUN_OPTIONS, o, 'run');
+  if (help) return 'help';
+  if (command === undefined || command.length === 0) throw new UsageError('run needs a command: handover run [options] -- COMMAND [ARGS...]');
+  if (o.restartBackoff !== undefined && o.restartBackoffMax === undefined && o.restartBackoff > DEFAULT_RESTART_BACKOFF_MAX) {
+    o.restartBackoffMax = o.restartBackoff;
+  }
+  if (o.restartBackoffMax !== undefined && o.restartBackoffMax < (o.restartBackoff ?? DEFAULT_RESTART_BACKOFF)) {
+    throw new UsageError('--restart-backoff-max must not be below --restart-backoff');
+  }
+  const [file, ...args] = command;
+  if (file === '') throw new UsageError('the command is empty');
+  return { ...o, command: file, args };
+}
+
+/** Runs the supervisor; resolves with its exit code once it has stopped. */
+export function run(options: SupervisorOptions, err: (text: string) => void): Promise<number> {
+  let supervisor: Supervisor;
+  try {
+    supervisor = new Supervisor(options);
+  } catch (e) {
+    err(`handover: ${(e as Error).message}\n`);
+    return Promise.resolve(USAGE_EXIT_CODE);
+  }
+  supervisor.start().catch(() => {}); // logged by the supervisor
+  return supervisor.exited;
+}
