@@ -1,0 +1,50 @@
+// The framework examples (issue 4): examples/express, fastify, koa and hono,
+// each started as is and upgraded twice with SIGHUP under light keep-alive
+// load, with a slow request in flight at each upgrade. Every step waits on a
+// JSON log line the example printed, a process exit or expect.poll.
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cleanupFleets, Fleet, get, pidOf, ROOT, type AppEvent } from '../helpers/graceful';
+import { ERROR_KINDS, LoadClient, type LoadErrorKind } from '../helpers/load-client';
+
+afterEach(cleanupFleets);
+
+const ZERO_ERRORS = Object.fromEntries(ERROR_KINDS.map((kind) => [kind, 0])) as Record<LoadErrorKind, number>;
+const SLOW_MS = 1000;
+
+describe('framework examples', () => {
+  for (const framework of ['express', 'fastify', 'koa', 'hono']) {
+    it(`${framework}: two upgrades under light load, zero errors; the slow request in flight completes on the old pid`, async () => {
+      const fleet = new Fleet({ script: join(ROOT, 'examples', framework, 'server.js'), env: { PORT: '0', HOST: '127.0.0.1' } });
+      const first = await fleet.next({ event: 'ready' });
+      const port = first.port as number;
+      expect((await get({ port })).body).toBe(`hello from pid ${first.pid}\n`);
+      const load = new LoadClient({ port, connections: 4 }).start();
+      try {
+        let current: AppEvent = first;
+        await expect.poll(() => load.served(`hello from pid ${current.pid}\n`), { timeout: 10_000, interval: 5 }).toBeGreaterThan(20);
+        for (let round = 0; round < 2; round++) {
+          const mark = fleet.mark();
+          const slow = get({ port }, `/sleep?duration=${SLOW_MS}`);
+          await fleet.nextAfter(mark, { event: 'sleep', pid: current.pid });
+          const { ready, draining } = await fleet.upgrade(current);
+          expect(draining.requests).toBeGreaterThanOrEqual(1);
+          expect(pidOf(await get({ port }))).toBe(ready.pid);
+          await expect.poll(() => load.served(`hello from pid ${ready.pid}\n`), { timeout: 10_000, interval: 5 }).toBeGreaterThan(20);
+          const reply = await slow;
+          expect(reply.body).toBe(`pid ${current.pid} slept ${SLOW_MS} ms\n`);
+          const drained = await fleet.next({ event: 'drained', pid: current.pid });
+          expect(drained.hammered).toBe(0);
+          await fleet.gone(current.pid);
+          current = ready;
+        }
+        const stats = await load.stop();
+        expect(stats.errors, stats.samples.join('\n')).toEqual(ZERO_ERRORS);
+        expect(Object.keys(stats.byBody)).toHaveLength(3);
+        if (framework === 'fastify') expect(fleet.all({ event: 'closed' })).toHaveLength(2);
+      } finally {
+        await load.stop();
+      }
+    });
+  }
+});
