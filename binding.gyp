@@ -15,6 +15,9 @@
             "native/spawn_linux.cc",
             "native/close_fds_linux.cc",
             "native/child_wait.cc",
+            "native/child_waiters.cc",
+            "native/detached_thread.cc",
+            "native/module_pin_linux.cc",
             "native/exit_watch_linux.cc",
             "native/fd_inspect.cc",
             "native/notify.cc",
@@ -22,7 +25,8 @@
             "native/peer_cred_linux.cc",
             "native/reap.cc",
             "native/reap_linux.cc"
-          ]
+          ],
+          "ldflags": ["-Wl,-z,nodelete"]
         }],
         ["OS=='mac'", {
           "sources": [
@@ -30,6 +34,9 @@
             "native/errors.cc",
             "native/spawn_darwin.cc",
             "native/child_wait.cc",
+            "native/child_waiters.cc",
+            "native/detached_thread.cc",
+            "native/module_pin_darwin.cc",
             "native/exit_watch_darwin.cc",
             "native/fd_inspect.cc",
             "native/notify.cc",

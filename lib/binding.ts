@@ -51,6 +51,7 @@ export interface NativeNotifySocket {
 export interface NativeBinding {
   spawn(options: NativeSpawnOptions): number;
   waitPid(pid: number, ref: boolean, callback: (err: Error | null, code: number | null, signal: number | null) => void): void;
+  /** Reports the exit of `pid`, our parent; throws ESRCH when it is gone or not (any more) our parent. */
   watchExit(pid: number, ref: boolean, callback: (err: Error | null) => void): void;
   listenSocket(options: NativeListenOptions): number;
   inspectFd(fd: number): NativeFdInfo;
