@@ -29,6 +29,12 @@ export interface NativeSpawnOptions {
   /** Signal number, 0 for none. */
   pdeathsig: number;
   listenPid: boolean;
+  /**
+   * Internal, for tests: start the child with fork + execve and an error pipe
+   * (native/spawn_fork.cc), the path macOS takes for `listenPid`, so that
+   * Linux tests run it too. Never set by lib/.
+   */
+  forkExec?: boolean;
 }
 
 /** A socket for listenSocket: bound, and listening when it is a stream. */
