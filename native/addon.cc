@@ -37,7 +37,7 @@ void ReadStrings(const Napi::Array& array, CStringArray* out) {
   for (uint32_t i = 0; i < array.Length(); i++) out->Add(array.Get(i).As<Napi::String>().Utf8Value());
 }
 
-// spawn({ file, argv, envp, cwd?, files, setsid, setpgid, pgid, pdeathsig, listenPid }) -> pid
+// spawn({ file, argv, envp, cwd?, files, setsid, setpgid, pgid, pdeathsig, listenPid, forkExec? }) -> pid
 Napi::Value Spawn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object opts = info[0].As<Napi::Object>();
@@ -76,8 +76,11 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
     req.listen_pid_len = kPidDigits;
   }
 
+  // forkExec: the fork + execve path that macOS takes for listenPid, on any
+  // platform; for tests only, not offered by lib/.
+  bool fork_exec = opts.Has("forkExec") && opts.Get("forkExec").ToBoolean().Value();
   SpawnFailure failure;
-  pid_t pid = SpawnChild(req, &failure);
+  pid_t pid = fork_exec ? ForkExecChild(req, &failure) : SpawnChild(req, &failure);
   if (pid < 0) ThrowErrno(env, failure.err, failure.syscall);
   return Napi::Number::New(env, pid);
 }

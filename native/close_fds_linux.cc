@@ -34,7 +34,7 @@ int ParseFd(const char* name) {
 
 // Kernels before 5.9 have no close_range: walk /proc/self/fd with getdents64
 // (opendir would allocate, which the child must not do).
-bool CloseFromProc(int lowfd) {
+bool CloseFromProc(int lowfd, int keep) {
   int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir < 0) return false;
   alignas(8) char buf[4096];
@@ -44,7 +44,7 @@ bool CloseFromProc(int lowfd) {
     for (long off = 0; off < n;) {
       auto* d = reinterpret_cast<LinuxDirent64*>(buf + off);
       int fd = ParseFd(d->d_name);
-      if (fd >= lowfd && fd != dir) close(fd);
+      if (fd >= lowfd && fd != dir && fd != keep) close(fd);
       off += d->d_reclen;
     }
   }
@@ -52,15 +52,24 @@ bool CloseFromProc(int lowfd) {
   return true;
 }
 
+bool CloseRange(unsigned first, unsigned last) {
+  return first > last || syscall(__NR_close_range, first, last, 0) == 0;
+}
+
 }  // namespace
 
-void CloseFdsFrom(int lowfd) {
-  if (syscall(__NR_close_range, lowfd, ~0U, 0) == 0) return;
-  if (CloseFromProc(lowfd)) return;
+void CloseFdsFrom(int lowfd, int keep) {
+  if (keep < lowfd) keep = -1;
+  bool closed = keep < 0 ? CloseRange(lowfd, ~0U)
+                         : CloseRange(lowfd, keep - 1) && CloseRange(keep + 1, ~0U);
+  if (closed) return;
+  if (CloseFromProc(lowfd, keep)) return;
   struct rlimit rl;
   long limit = 65536;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) limit = (long)rl.rlim_cur;
-  for (long fd = lowfd; fd < limit; fd++) close((int)fd);
+  for (long fd = lowfd; fd < limit; fd++) {
+    if (fd != keep) close((int)fd);
+  }
 }
 
 }  // namespace handover

@@ -5,8 +5,10 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -44,6 +46,18 @@ const char* SocketType(int type) {
   }
 }
 
+// The kernel reports a scope only where the address needs one (link-local):
+// written 'fe80::1%eth0', the interface's name, as Node's address() does, so
+// that an inherited socket matches the address it was asked for.
+std::string WithZone(const char* address, uint32_t scope) {
+  std::string text = address;
+  if (scope == 0) return text;
+  char name[IF_NAMESIZE];
+  text += '%';
+  text += if_indextoname(scope, name) != nullptr ? std::string(name) : std::to_string(scope);
+  return text;
+}
+
 // Fills family/address/port/path from getsockname.
 void DescribeAddress(Napi::Env env, Napi::Object out, const sockaddr_storage& ss, socklen_t len) {
   char text[INET6_ADDRSTRLEN] = {0};
@@ -60,7 +74,7 @@ void DescribeAddress(Napi::Env env, Napi::Object out, const sockaddr_storage& ss
       auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
       inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof(text));
       out.Set("family", "IPv6");
-      out.Set("address", text);
+      out.Set("address", WithZone(text, in6->sin6_scope_id));
       out.Set("port", ntohs(in6->sin6_port));
       break;
     }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <exception>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,7 +23,10 @@
 namespace handover {
 namespace {
 
-constexpr size_t kMaxMessage = 4096;  // systemd's own limit for one notification
+// One notification, both ways: what our receiver reads, and what systemd
+// reads (NOTIFY_BUFFER_MAX, PIPE_BUF). A longer datagram is dropped there as
+// truncated, so it is refused here before it is sent.
+constexpr size_t kMaxMessage = 4096;
 
 int DatagramSocket() {
 #ifdef SOCK_CLOEXEC
@@ -103,7 +107,15 @@ class Receiver {
   static void OnReadable(uv_poll_t* handle, int status, int /*events*/) {
     auto* self = static_cast<Receiver*>(handle->data);
     if (status < 0) return;
-    self->Drain();
+    // No JS frame is below a libuv callback to catch a C++ exception (an
+    // allocation failing): report it as an uncaught JS exception instead of
+    // letting it abort the process.
+    try {
+      self->Drain();
+    } catch (const std::exception& e) {
+      Napi::HandleScope scope(self->env_);
+      napi_fatal_exception(self->env_, Napi::Error::New(self->env_, e.what()).Value());
+    }
   }
 
   void Drain() {
@@ -230,6 +242,7 @@ Napi::Value NotifySend(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = info[0].As<Napi::String>().Utf8Value();
   std::string message = info[1].As<Napi::String>().Utf8Value();
+  if (message.size() > kMaxMessage) ThrowErrno(env, EMSGSIZE, "sendto");
   sockaddr_un addr;
   socklen_t len = 0;
   int err = UnixAddress(path, &addr, &len);

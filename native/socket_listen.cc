@@ -3,8 +3,11 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -29,6 +32,23 @@ int NewSocket(int domain, int type) {
   }
   return fd;
 #endif
+}
+
+// The zone of 'fe80::1%eth0' (a link-local address names its link): an
+// interface name or index, as Node's own listen() takes it. 0 or an errno.
+int ScopeId(const std::string& zone, uint32_t* scope) {
+  if (zone.empty()) return EINVAL;
+  if (zone.find_first_not_of("0123456789") == std::string::npos) {
+    errno = 0;
+    unsigned long index = strtoul(zone.c_str(), nullptr, 10);
+    if (errno != 0 || index > UINT32_MAX) return EINVAL;
+    *scope = static_cast<uint32_t>(index);
+    return 0;
+  }
+  unsigned index = if_nametoindex(zone.c_str());
+  if (index == 0) return ENODEV;
+  *scope = index;
+  return 0;
 }
 
 struct Address {
@@ -74,6 +94,12 @@ int BuildAddress(const Napi::Object& opts, Address* out) {
   auto* in6 = reinterpret_cast<sockaddr_in6*>(&out->storage);
   in6->sin6_family = AF_INET6;
   in6->sin6_port = htons(static_cast<uint16_t>(port));
+  size_t percent = address.find('%');
+  if (percent != std::string::npos) {
+    int err = ScopeId(address.substr(percent + 1), &in6->sin6_scope_id);
+    if (err != 0) return err;
+    address.resize(percent);
+  }
   if (inet_pton(AF_INET6, address.c_str(), &in6->sin6_addr) != 1) return EINVAL;
   out->len = sizeof(*in6);
   out->family = AF_INET6;

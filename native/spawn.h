@@ -33,6 +33,10 @@ struct SpawnFailure {
 // case no child is left behind (it has been reaped) and no fd was leaked.
 pid_t SpawnChild(const SpawnRequest& req, SpawnFailure* failure);
 
+// The same contract with fork + execve and a close-on-exec error pipe
+// (spawn_fork.cc): macOS's listenPid path, and Linux's when a test asks.
+pid_t ForkExecChild(const SpawnRequest& req, SpawnFailure* failure);
+
 // Writes `value` in decimal into buf (at most len bytes including the NUL);
 // async-signal-safe. Returns false when it does not fit.
 inline bool FormatPid(char* buf, int len, long value) {

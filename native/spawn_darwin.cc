@@ -1,7 +1,8 @@
 // macOS: posix_spawn, which XNU implements in the kernel, so no fork of a
 // large JIT process. POSIX_SPAWN_CLOEXEC_DEFAULT keeps every fd out of the
 // child except the table; SETSIGDEF + SETSIGMASK give default dispositions
-// and an empty mask.
+// and an empty mask. A child that needs LISTEN_PID goes through fork + execve
+// instead (spawn_fork.cc).
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -10,7 +11,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <string>
 #include <vector>
 
 #include "spawn.h"
@@ -39,6 +39,9 @@ const char* FailedCall(const SpawnRequest& req, int err) {
 }  // namespace
 
 pid_t SpawnChild(const SpawnRequest& req, SpawnFailure* failure) {
+  // LISTEN_PID must hold the child's own pid, which posix_spawn cannot know
+  // beforehand: the child writes it itself, between fork and execve.
+  if (req.listen_pid_digits != nullptr) return ForkExecChild(req, failure);
   *failure = {0, nullptr};
   const int n = req.nfiles;
 
@@ -56,42 +59,6 @@ pid_t SpawnChild(const SpawnRequest& req, SpawnFailure* failure) {
     }
     temps.fds.push_back(fd);
     sources[i] = fd;
-  }
-
-  // LISTEN_PID must hold the child's own pid, which posix_spawn cannot know
-  // beforehand: exec through /bin/sh, whose $$ stays the pid after `exec`.
-  std::vector<char*> argv;
-  std::vector<char*> envp;
-  std::string file_arg;
-  std::string script = "LISTEN_PID=$$; export LISTEN_PID; exec \"$0\" \"$@\"";
-  const char* file = req.file;
-  char* const* real_argv = req.argv;
-  char* const* real_envp = req.envp;
-  if (req.listen_pid_digits != nullptr) {
-    // The same path execve would see: relative to the child's cwd.
-    std::string target = req.file;
-    if (target[0] != '/' && req.cwd != nullptr) target = std::string(req.cwd) + "/" + target;
-    if (access(target.c_str(), X_OK) != 0) {
-      *failure = {errno, "execve"};
-      return -1;
-    }
-    argv.push_back(const_cast<char*>("/bin/sh"));
-    argv.push_back(const_cast<char*>("-c"));
-    argv.push_back(script.data());
-    // exec "$0" with a slash never searches PATH, as execve would not.
-    file_arg = std::string(req.file).find('/') == std::string::npos ? "./" + std::string(req.file) : req.file;
-    argv.push_back(file_arg.data());
-    for (char* const* a = req.argv; *a != nullptr; a++) {
-      if (a != req.argv) argv.push_back(*a);
-    }
-    argv.push_back(nullptr);
-    for (char* const* e = req.envp; *e != nullptr; e++) {
-      if (*e + 11 != req.listen_pid_digits) envp.push_back(*e);  // drop our placeholder
-    }
-    envp.push_back(nullptr);
-    file = "/bin/sh";
-    real_argv = argv.data();
-    real_envp = envp.data();
   }
 
   posix_spawnattr_t attr;
@@ -125,7 +92,7 @@ pid_t SpawnChild(const SpawnRequest& req, SpawnFailure* failure) {
   }
 
   pid_t pid = -1;
-  if (err == 0) err = posix_spawn(&pid, file, &actions, &attr, real_argv, real_envp);
+  if (err == 0) err = posix_spawn(&pid, req.file, &actions, &attr, req.argv, req.envp);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (err != 0) {

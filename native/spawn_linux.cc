@@ -15,7 +15,9 @@
 
 #include <vector>
 
+#include "child_setup.h"
 #include "close_fds.h"
+#include "signal_block.h"
 #include "spawn.h"
 
 namespace handover {
@@ -25,7 +27,7 @@ constexpr size_t kChildStackSize = 64 * 1024;
 
 struct ChildContext {
   const SpawnRequest* req;
-  int* fds;        // scratch copy of req->files; pass 1 rewrites it
+  int* fds;        // scratch copy of req->files; ArrangeFds rewrites it
   pid_t parent;
   SpawnFailure failure;
 };
@@ -34,48 +36,6 @@ struct ChildContext {
   ctx->failure.syscall = syscall_name;
   ctx->failure.err = errno ? errno : EIO;
   _exit(127);
-}
-
-// Handlers installed by the parent must never run in a child that shares
-// its memory, and the program we exec must start with default dispositions
-// (Node ignores SIGPIPE; an ignored signal survives execve). Signals are
-// blocked from before clone until just before execve.
-void ResetSignalDispositions() {
-  struct sigaction sa = {};
-  sa.sa_handler = SIG_DFL;
-  sigemptyset(&sa.sa_mask);
-  for (int sig = 1; sig < NSIG; sig++) {
-    if (sig == SIGKILL || sig == SIGSTOP) continue;
-    sigaction(sig, &sa, nullptr);  // glibc refuses its two internal signals: harmless
-  }
-}
-
-// Go's two passes (src/syscall/exec_linux.go), with one difference: pass 1
-// uses F_DUPFD_CLOEXEC, which takes the lowest *free* fd above the table, so
-// it can never stomp a source that is still needed.
-void ArrangeFds(ChildContext* ctx) {
-  const int n = ctx->req->nfiles;
-  int* fds = ctx->fds;
-  for (int i = 0; i < n; i++) {
-    if (fds[i] >= 0 && fds[i] < i) {
-      int moved = fcntl(fds[i], F_DUPFD_CLOEXEC, n);
-      if (moved < 0) Fail(ctx, "dup");
-      fds[i] = moved;
-    }
-  }
-  for (int i = 0; i < n; i++) {
-    if (fds[i] < 0) {
-      close(i);
-    } else if (fds[i] == i) {
-      // dup2(i, i) would leave FD_CLOEXEC set.
-      if (fcntl(i, F_SETFD, 0) < 0) Fail(ctx, "fcntl");
-    } else if (dup2(fds[i], i) < 0) {
-      Fail(ctx, "dup2");
-    }
-  }
-  // Nothing but the table reaches the program, not even fds that a native
-  // addon opened without FD_CLOEXEC; this also closes missing stdio.
-  CloseFdsFrom(n);
 }
 
 int ChildMain(void* arg) {
@@ -96,7 +56,15 @@ int ChildMain(void* arg) {
     errno = EOVERFLOW;
     Fail(ctx, "getpid");
   }
-  ArrangeFds(ctx);
+  const char* failed = nullptr;
+  int err = ArrangeFds(ctx->fds, req->nfiles, &failed);
+  if (err != 0) {
+    errno = err;
+    Fail(ctx, failed);
+  }
+  // Nothing but the table reaches the program, not even fds that a native
+  // addon opened without FD_CLOEXEC; this also closes missing stdio.
+  CloseFdsFrom(req->nfiles);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -118,13 +86,13 @@ pid_t SpawnChild(const SpawnRequest& req, SpawnFailure* failure) {
     return -1;
   }
 
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
+  // Signals stay blocked in the child until just before execve.
+  sigset_t old;
+  BlockAllSignals(&old);
   pid_t pid = clone(ChildMain, static_cast<char*>(stack) + kChildStackSize,
                     CLONE_VM | CLONE_VFORK | SIGCHLD, &ctx);
   int clone_errno = errno;
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  RestoreSignalMask(&old);
   munmap(stack, kChildStackSize);
 
   if (pid < 0) {

@@ -29,6 +29,12 @@ export interface NativeSpawnOptions {
   /** Signal number, 0 for none. */
   pdeathsig: number;
   listenPid: boolean;
+  /**
+   * Internal, for tests: start the child with fork + execve and an error pipe
+   * (native/spawn_fork.cc), the path macOS takes for `listenPid`, so that
+   * Linux tests run it too. Never set by lib/.
+   */
+  forkExec?: boolean;
 }
 
 /** A socket for listenSocket: bound, and listening when it is a stream. */
@@ -51,6 +57,7 @@ export interface NativeNotifySocket {
 export interface NativeBinding {
   spawn(options: NativeSpawnOptions): number;
   waitPid(pid: number, ref: boolean, callback: (err: Error | null, code: number | null, signal: number | null) => void): void;
+  /** Reports the exit of `pid`, our parent; throws ESRCH when it is gone or not (any more) our parent. */
   watchExit(pid: number, ref: boolean, callback: (err: Error | null) => void): void;
   listenSocket(options: NativeListenOptions): number;
   inspectFd(fd: number): NativeFdInfo;

@@ -164,7 +164,10 @@ export async function resolveHost(host: string | undefined, ipv6Available: boole
  * stays dotted (WHATWG URLs would say '::ffff:7f00:1', which never matches).
  */
 export function normalizeV6(address: string): string {
-  if (address.includes('%')) return address; // a zone: left to the kernel
+  // A zone ('fe80::1%eth0') is kept as written; the address before it is
+  // normalised like any other, as inspectFd reads it back.
+  const percent = address.indexOf('%');
+  if (percent >= 0) return normalizeV6(address.slice(0, percent)) + address.slice(percent);
   const words = v6Words(address);
   if (words === null) return address;
   // The longest run of at least two zero words (the first of equal ones) becomes '::'.

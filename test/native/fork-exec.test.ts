@@ -595,9 +595,11 @@ describe('worker threads', () => {
     ]);
   });
 
-  it('a Worker terminated while waitPid is pending: no crash, the child can still be reaped', async () => {
+  it('a Worker terminated while waitPid is pending: no crash, another thread can still wait for the child', async () => {
     // In a process of its own (a crash must not take the test runner down),
-    // under a subreaper that adopts the sleep if that process dies.
+    // under a subreaper that adopts the sleep if that process dies. The main
+    // thread waits before the child exits: a child whose waiters have all
+    // ended is reaped by the addon once it exits (test/native-hardening.test.ts).
     const script = `
       const { Worker } = require('node:worker_threads');
       const { waitPid } = require(${JSON.stringify(DIST)});
@@ -606,8 +608,9 @@ describe('worker threads', () => {
         if (pid === undefined) return;
         console.log(JSON.stringify({ pid }));
         await worker.terminate();
+        const status = waitPid(pid);
         process.kill(pid, 'SIGKILL');
-        console.log(JSON.stringify({ status: await waitPid(pid) }));
+        console.log(JSON.stringify({ status: await status }));
       });
     `;
     const tree = spawnUnderSubreaper(process.execPath, ['-e', script]);

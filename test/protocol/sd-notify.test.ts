@@ -95,7 +95,10 @@ describe('NotifyListener and sdNotify', () => {
 
   it('drops an oversized datagram (over 4096 bytes, systemd\'s limit) and goes on', async () => {
     const { listener, messages } = listen();
-    sdNotify(listener.path, { STATUS: 'x'.repeat(5000) });
+    // sdNotify refuses such a message (EMSGSIZE): another program's sender.
+    const sender = 'import socket, sys; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"STATUS=" + b"x" * 5000, "\\0" + sys.argv[1][1:])';
+    const python = spawn('python3', ['-c', sender, listener.path], { stdio: 'inherit' });
+    expect(await once(python, 'exit')).toEqual([0, null]);
     sdNotify(listener.path, { READY: 1 });
     await expect.poll(() => messages.length).toBe(1);
     expect(messages[0].raw).toBe('READY=1');
