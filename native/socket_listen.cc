@@ -106,6 +106,20 @@ int BuildAddress(const Napi::Object& opts, Address* out) {
   return 0;
 }
 
+// SO_REUSEPORT: several sockets bound to one address, among which Linux
+// spreads new connections (by a hash of each connection's addresses). Not
+// defined everywhere: ENOPROTOOPT there.
+int SetReusePort(int fd) {
+#ifdef SO_REUSEPORT
+  int on = 1;
+  return setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
+#else
+  (void)fd;
+  errno = ENOPROTOOPT;
+  return -1;
+#endif
+}
+
 }  // namespace
 
 Napi::Value ListenSocket(const Napi::CallbackInfo& info) {
@@ -114,6 +128,8 @@ Napi::Value ListenSocket(const Napi::CallbackInfo& info) {
   bool stream = opts.Get("type").As<Napi::String>().Utf8Value() == "stream";
   int backlog = opts.Get("backlog").As<Napi::Number>().Int32Value();
   bool ipv6_only = opts.Get("ipv6Only").As<Napi::Boolean>().Value();
+  Napi::Value reuse_value = opts.Get("reusePort");
+  bool reuse_port = reuse_value.IsBoolean() && reuse_value.As<Napi::Boolean>().Value();
 
   Address addr;
   int err = BuildAddress(opts, &addr);
@@ -126,6 +142,8 @@ Napi::Value ListenSocket(const Napi::CallbackInfo& info) {
   int v6only = ipv6_only ? 1 : 0;
   // As libuv does for TCP listeners: restart without waiting out TIME_WAIT.
   if (stream && addr.family != AF_UNIX && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0) {
+    failed = "setsockopt";
+  } else if (reuse_port && SetReusePort(fd) < 0) {
     failed = "setsockopt";
   } else if (addr.family == AF_INET6 &&
              setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) < 0) {

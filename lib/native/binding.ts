@@ -46,6 +46,8 @@ export interface NativeListenOptions {
   path: string;
   backlog: number;
   ipv6Only: boolean;
+  /** SO_REUSEPORT before bind: another socket may bind the same address (Linux spreads connections among them). */
+  reusePort?: boolean;
 }
 
 /** A bound AF_UNIX datagram socket reporting each message with its sender's pid. */
