@@ -20,6 +20,6 @@ export { DrainCounter } from './drain';
 export { ServerDrainer, DEFAULT_DRAIN_TIMEOUT, DEFAULT_DRAIN_IDLE_TIMEOUT, type DrainResult, type ServerDrainerOptions } from './drain';
 export { GracefulServer, DEFAULT_UPGRADE_SIGNALS, DEFAULT_SHUTDOWN_SIGNALS, DEFAULT_DRAIN_RAMP, type GracefulServerOptions } from './http';
 export { listenAndServe, type ListenAndServeOptions } from './http';
-export { Supervisor, Generation, FAILED_GENERATION_GRACE, DEFAULT_READY_TIMEOUT, DEFAULT_SUPERVISOR_DRAIN_TIMEOUT, DEFAULT_PROBATION, DEFAULT_RESTART_BACKOFF, DEFAULT_RESTART_BACKOFF_MAX, FORWARDED_SIGNALS, type SupervisorOptions, type SupervisorListener, type GenerationState, type RestartPolicy, type ReadyMode } from './supervisor';
+export { Supervisor, Generation, FAILED_GENERATION_GRACE, DEFAULT_READY_TIMEOUT, DEFAULT_SUPERVISOR_DRAIN_TIMEOUT, DEFAULT_PROBATION, DEFAULT_RESTART_BACKOFF, DEFAULT_RESTART_BACKOFF_MAX, DEFAULT_WORKERS, DEFAULT_RELOAD_PARALLEL, FORWARDED_SIGNALS, type SupervisorOptions, type SupervisorListener, type GenerationState, type RestartPolicy, type ReadyMode } from './supervisor';
 export { ZombieReaper, REAP_GRACE_MS, becomeSubreaper, type ZombieReaperOptions } from './supervisor';
 export { bindSocket, formatAddress, type BoundSocket, type BindSocketOptions } from './protocol';

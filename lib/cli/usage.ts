@@ -29,6 +29,16 @@ export function parseDuration(option: string, text: string): number {
   return ms;
 }
 
+/** Parses a size: `512M`, `1.5G`, `300MiB`, `64k`, or a number of bytes (K, M, G: 1024-based, as RSS is counted). */
+export function parseSize(option: string, text: string): number {
+  const match = /^([0-9]+(?:\.[0-9]+)?)\s*(?:([kmgt])(?:i?b)?|b)?$/i.exec(text.trim());
+  if (!match) throw new UsageError(`${option}: not a size: ${JSON.stringify(text)} (use e.g. 512M, 1G or a number of bytes)`);
+  const factor = 1024 ** ('bkmgt'.indexOf((match[2] ?? 'b').toLowerCase()));
+  const bytes = Math.round(Number(match[1]) * factor);
+  if (bytes < 1 || !Number.isSafeInteger(bytes)) throw new UsageError(`${option}: ${text} is not a usable size`);
+  return bytes;
+}
+
 /** The largest pid the kernel hands out (Linux: /proc/sys/kernel/pid_max; macOS: 99998). */
 export function maxPid(): number {
   try {

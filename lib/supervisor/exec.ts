@@ -9,16 +9,26 @@ import type { ResolvedOptions } from './options';
 
 // Variables of the protocol between generations that must not leak from the
 // supervisor's own environment into a generation's.
-const PROTOCOL_VARIABLES = ['LISTEN_FDS', 'LISTEN_FDNAMES', 'LISTEN_PID', 'NOTIFY_SOCKET', 'HANDOVER_PARENT_PID', 'HANDOVER_NOTIFY_SOCKET'];
+const PROTOCOL_VARIABLES = ['LISTEN_FDS', 'LISTEN_FDNAMES', 'LISTEN_PID', 'NOTIFY_SOCKET', 'HANDOVER_PARENT_PID', 'HANDOVER_NOTIFY_SOCKET', 'HANDOVER_WORKER_ID', 'HANDOVER_WORKERS', 'NODE_APP_INSTANCE'];
+
+/** A generation's worker slot: its id (0...N-1) and how many slots there are. */
+export interface WorkerSlot {
+  slot: number;
+  workers: number;
+}
 
 /**
  * A generation's environment: `base` without any protocol variable of the
  * supervisor's own, plus LISTEN_FDS and LISTEN_FDNAMES for `names` (when
  * there are any; forkExecWithFds adds LISTEN_PID) and NOTIFY_SOCKET.
  */
-export function generationEnv(base: Record<string, string | undefined>, names: readonly string[], notifySocket: string | undefined): Record<string, string | undefined> {
+export function generationEnv(base: Record<string, string | undefined>, names: readonly string[], notifySocket: string | undefined, worker: WorkerSlot = { slot: 0, workers: 1 }): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = { ...base };
   for (const name of PROTOCOL_VARIABLES) delete env[name];
+  // pm2's NODE_APP_INSTANCE (which the config package reads) and ours.
+  env.HANDOVER_WORKER_ID = String(worker.slot);
+  env.NODE_APP_INSTANCE = String(worker.slot);
+  env.HANDOVER_WORKERS = String(worker.workers);
   if (names.length > 0) {
     env.LISTEN_FDS = String(names.length);
     env.LISTEN_FDNAMES = names.join(':');
@@ -113,12 +123,13 @@ export function startGeneration(
   stdio: readonly number[],
   listeners: readonly SupervisorListener[],
   notifySocket: string | undefined,
+  worker?: WorkerSlot,
 ): number {
   try {
     const path = resolveCommand(o.command, o.cwd, (o.env ?? process.env).PATH);
     return forkExecWithFds(path, [o.command, ...o.args], {
       cwd: o.cwd,
-      env: generationEnv(o.env ?? process.env, listeners.map((l) => l.name), notifySocket),
+      env: generationEnv(o.env ?? process.env, listeners.map((l) => l.name), notifySocket, worker),
       files: [...stdio, ...listeners.map((l) => l.fd)],
       listenPid: listeners.length > 0,
       setpgid: true,

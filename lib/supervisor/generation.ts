@@ -40,18 +40,27 @@ export class Generation extends EventEmitter {
   #resolveExited!: (status: ExitStatus) => void;
   #killTimer: NodeJS.Timeout | undefined;
 
-  constructor(number: number, pid: number) {
+  /**
+   * The worker slot it runs in (HANDOVER_WORKER_ID), and whether there are
+   * several: the log then names the slot too.
+   */
+  readonly slot: number;
+  readonly #named: boolean;
+
+  constructor(number: number, pid: number, slot = 0, nameSlot = false) {
     super();
     this.number = number;
+    this.slot = slot;
+    this.#named = nameSlot;
     this.pid = pid;
     this.pgid = pid;
     this.exited = new Promise((resolveExited) => (this.#resolveExited = resolveExited));
     this.#watch(pid);
   }
 
-  /** "generation 2 (pid 1234)", for logs. */
+  /** "generation 2 (pid 1234)", or with workers "generation 2 (worker 1, pid 1234)", for logs. */
   override toString(): string {
-    return `generation ${this.number} (pid ${this.pid})`;
+    return this.#named ? `generation ${this.number} (worker ${this.slot}, pid ${this.pid})` : `generation ${this.number} (pid ${this.pid})`;
   }
 
   get alive(): boolean {

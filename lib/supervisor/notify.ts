@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NotifyMessage } from '../protocol';
+import { HandoverError } from '../core';
+import { NotifyListener, type NotifyMessage } from '../protocol';
 import type { Generation } from './generation';
 import { isSelfOrDescendant } from './proc';
 
@@ -62,4 +63,29 @@ export function notifyAddress(): string {
 /** A notification's text on one log line. */
 export function oneLine(text: string): string {
   return text.replace(/\n/g, ' ');
+}
+
+/**
+ * The supervisor's private NOTIFY_SOCKET: each message is checked against
+ * `generations()` (see {@link senderOf}), applied to the generation it
+ * belongs to, and passed to `onMessage`; anything else is ignored and logged.
+ * Linux only: elsewhere datagrams carry no sender pid (ERR_NOT_SUPPORTED).
+ */
+export function openNotifySocket(generations: () => Iterable<Generation>, log: (line: string) => void, onMessage: (generation: Generation, message: NotifyMessage) => void): NotifyListener {
+  // The supervisor accepts READY=1 from a generation or its descendants
+  // (systemd-notify), which needs the kernel to name every sender.
+  if (process.platform !== 'linux') {
+    throw new HandoverError('ERR_NOT_SUPPORTED', `readiness over NOTIFY_SOCKET needs sender credentials, which ${process.platform} does not give: use ready: 'exec' (--ready exec)`);
+  }
+  const listener = new NotifyListener(notifyAddress());
+  listener.on('message', (message: NotifyMessage) => {
+    const generation = senderOf(message.pid, generations());
+    if (generation === null) {
+      log(`ignoring a notification from pid ${message.pid}: not a generation or one of its descendants (${oneLine(message.raw)})`);
+      return;
+    }
+    onMessage(generation, message);
+    applyNotification(generation, message, log);
+  });
+  return listener;
 }

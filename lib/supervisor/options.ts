@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { parseAddress, type ListenSpec, type PacketSpec } from '../protocol';
 import { DEFAULT_DRAIN_TIMEOUT } from '../drain';
@@ -17,6 +18,15 @@ export const DEFAULT_PROBATION = 0;
 export const DEFAULT_RESTART_BACKOFF = 1_000;
 /** Cap of the restart delay; a generation that served this long resets the delay. */
 export const DEFAULT_RESTART_BACKOFF_MAX = 30_000;
+/** Worker slots: one process serving, as without workers. */
+export const DEFAULT_WORKERS = 1;
+/** Slots replaced at once in a rolling reload. */
+export const DEFAULT_RELOAD_PARALLEL = 1;
+/** Most a recycled worker's limit moves, as a fraction (gunicorn's max_requests_jitter): workers do not recycle together. */
+export const RECYCLE_JITTER = 0.1;
+/** How often --max-memory is checked. */
+export const MEMORY_CHECK_INTERVAL = 5_000;
+
 /** Signals forwarded to the serving generation (SIGHUP reloads instead). */
 export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = Object.freeze(['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2']);
 /** Of those, the ones that stop the supervisor once the generations have exited. */
@@ -67,6 +77,18 @@ export interface SupervisorOptions {
   reap?: boolean;
   /** One line per step. Default: `handover[PID]: ...` on stderr. */
   log?: ((line: string) => void) | false;
+  /**
+   * Worker slots, each running one replaceable process with the same
+   * listeners (`HANDOVER_WORKER_ID` and `NODE_APP_INSTANCE` = 0...N-1), or
+   * 'auto' for os.availableParallelism(). Default {@link DEFAULT_WORKERS}.
+   */
+  workers?: number | 'auto';
+  /** Slots replaced at once by a rolling reload. Default {@link DEFAULT_RELOAD_PARALLEL}. */
+  reloadParallel?: number;
+  /** Bytes of RSS (the worker's process group) past which a worker is replaced, as by a reload step. Linux. */
+  maxMemory?: number;
+  /** ms after which a worker is replaced, as by a reload step. */
+  maxLifetime?: number;
 }
 
 /** SupervisorOptions with defaults applied. */
@@ -90,18 +112,37 @@ export interface ResolvedOptions {
   subreaper: boolean;
   reap: boolean;
   log: (line: string) => void;
+  workers: number;
+  reloadParallel: number;
+  maxMemory: number | undefined;
+  maxLifetime: number | undefined;
 }
 
 const KNOWN = new Set([
   'command', 'args', 'listen', 'inherit', 'pidFile', 'readyTimeout', 'drainTimeout', 'probation', 'restartBackoff',
   'restartBackoffMax', 'restart', 'ready', 'cwd', 'env', 'stdio', 'signals', 'subreaper', 'reap', 'log',
+  'workers', 'reloadParallel', 'maxMemory', 'maxLifetime',
 ]);
+
+/** Most workers a supervisor runs. */
+const MAX_WORKERS = 1024;
+
+function count(name: string, value: unknown, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) invalidValue(`options.${name}`, `must be a whole number from 1 to ${max}`, value);
+  return value;
+}
 
 function ms(name: string, value: unknown, fallback: number, allowZero: boolean): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || Number.isNaN(value) || value < 0 || (!allowZero && value === 0) || value > 2 ** 31 - 1) {
     invalidValue(`options.${name}`, `must be a ${allowZero ? 'non-negative' : 'positive'} number of milliseconds (at most 2^31-1)`, value);
   }
+  return value;
+}
+
+function positive(name: string, value: unknown, unit: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) invalidValue(`options.${name}`, `must be a positive whole number of ${unit}`, value);
   return value;
 }
 
@@ -176,5 +217,9 @@ export function resolveOptions(options: SupervisorOptions): ResolvedOptions {
     subreaper: bool('subreaper', options.subreaper, true),
     reap: bool('reap', options.reap, true),
     log: options.log === false ? () => {} : options.log ?? defaultLog,
+    workers: options.workers === 'auto' ? Math.min(availableParallelism(), MAX_WORKERS) : count('workers', options.workers, DEFAULT_WORKERS, MAX_WORKERS),
+    reloadParallel: count('reloadParallel', options.reloadParallel, DEFAULT_RELOAD_PARALLEL, MAX_WORKERS),
+    maxMemory: options.maxMemory === undefined ? undefined : positive('maxMemory', options.maxMemory, 'bytes'),
+    maxLifetime: options.maxLifetime === undefined ? undefined : ms('maxLifetime', options.maxLifetime, 0, false),
   };
 }

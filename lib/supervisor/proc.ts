@@ -76,3 +76,42 @@ export function childrenOfSelf(): number[] {
   }
   return [...pids];
 }
+
+/**
+ * Bytes of resident memory of every process in process group `pgid` (a
+ * worker and what it started), from /proc/PID/statm. 0 where there is no
+ * /proc.
+ */
+export function groupRss(pgid: number): number {
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return 0;
+  }
+  let pages = 0;
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    const info = procInfo(Number(name));
+    if (info?.pgid !== pgid || info.state === 'Z') continue;
+    try {
+      pages += Number(readFileSync(`/proc/${name}/statm`, 'utf8').split(' ')[1]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pages * pageSize();
+}
+
+let page: number | undefined;
+
+// The kernel's page size (statm counts pages): 4 KiB on x86-64, 4, 16 or
+// 64 KiB on arm64. Node does not say it; our own RSS in bytes over our own
+// resident pages does, rounded to a power of two.
+function pageSize(): number {
+  if (page === undefined) {
+    const resident = Number(readFileSync('/proc/self/statm', 'utf8').split(' ')[1]);
+    page = resident > 0 ? 2 ** Math.round(Math.log2(process.memoryUsage().rss / resident)) : 4096;
+  }
+  return page;
+}

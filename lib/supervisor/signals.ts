@@ -2,6 +2,8 @@ import type { Generation } from './generation';
 import { FORWARDED_SIGNALS, STOP_SIGNALS } from './options';
 
 const JOB_CONTROL_SIGNALS: readonly NodeJS.Signals[] = ['SIGTSTP', 'SIGCONT'];
+/** gunicorn's and unicorn's convention: one worker more, one fewer. */
+const SCALE_SIGNALS: readonly NodeJS.Signals[] = ['SIGTTIN', 'SIGTTOU'];
 
 /** What the supervisor does on each signal it handles. */
 export interface SignalActions {
@@ -11,6 +13,8 @@ export interface SignalActions {
   stop(signal: NodeJS.Signals): void;
   /** SIGUSR1, SIGUSR2: to the serving generation. */
   forward(signal: NodeJS.Signals): void;
+  /** SIGTTIN (+1), SIGTTOU (-1): the number of workers. */
+  scale(by: 1 | -1): void;
   /** Every generation, for job control. */
   generations(): Iterable<Generation>;
   log(line: string): void;
@@ -26,9 +30,10 @@ export function installSignals(actions: SignalActions): () => void {
     if (signal === 'SIGHUP') actions.reload();
     else if (STOP_SIGNALS.includes(signal)) actions.stop(signal);
     else if (signal === 'SIGTSTP' || signal === 'SIGCONT') jobControl(signal, actions);
+    else if (signal === 'SIGTTIN' || signal === 'SIGTTOU') actions.scale(signal === 'SIGTTIN' ? 1 : -1);
     else actions.forward(signal);
   };
-  for (const signal of ['SIGHUP', ...FORWARDED_SIGNALS, ...JOB_CONTROL_SIGNALS] as NodeJS.Signals[]) {
+  for (const signal of ['SIGHUP', ...FORWARDED_SIGNALS, ...JOB_CONTROL_SIGNALS, ...SCALE_SIGNALS] as NodeJS.Signals[]) {
     const handler = () => route(signal);
     handlers.set(signal, handler);
     process.on(signal, handler);

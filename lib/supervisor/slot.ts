@@ -2,18 +2,18 @@ import { EventEmitter } from 'node:events';
 import { HandoverError } from '../core';
 import type { ExitStatus } from '../native';
 import { describeExit, type Generation } from './generation';
+import { FAILED_GENERATION_GRACE } from './grace';
 import type { ResolvedOptions } from './options';
+import { awaitReady, probation } from './waits';
 
-/** ms a generation that failed to become ready has to answer what it accepted, after SIGTERM. */
-export const FAILED_GENERATION_GRACE = 5_000;
+export { FAILED_GENERATION_GRACE } from './grace';
 
-/** After this long without READY=1 from the first generation, the log says what READY=1 is. */
-const READY_NOTICE_MS = 10_000;
-const READY_HINT =
-  "The app must send READY=1 to $NOTIFY_SOCKET once it serves: a Node app does with handover's listenAndServe or GracefulServer, other programs with sd_notify or systemd-notify --ready; an app that cannot notify can run with --ready exec";
-
-/** How a generation of a slot came to be started. */
-export type LaunchKind = 'start' | 'restart' | 'reload';
+/**
+ * How a generation of a slot came to be started: the supervisor's start, a
+ * restart after a crash (or a slot added later), a reload step, or a
+ * recycling (a reload step of its own, for --max-memory or --max-lifetime).
+ */
+export type LaunchKind = 'start' | 'restart' | 'reload' | 'recycle';
 
 /** What a {@link Slot} needs from the supervisor around it. */
 export interface SlotHost {
@@ -69,6 +69,8 @@ export class Slot extends EventEmitter {
   #lastCrash: Crash | undefined;
   #abortReady: ((err: HandoverError) => void) | undefined;
   #endProbation: (() => void) | undefined;
+  /** Set by {@link close}: the slot is being removed, nothing is started in it any more. */
+  #closed = false;
 
   constructor(id: number, host: SlotHost) {
     super();
@@ -87,6 +89,11 @@ export class Slot extends EventEmitter {
     return this.#transition !== null;
   }
 
+  /** Crashed, and waiting out its back-off before the restart. */
+  get restarting(): boolean {
+    return this.#restartTimer !== undefined;
+  }
+
   /** Resolves once no launch is running. */
   async settled(): Promise<void> {
     while (this.#transition !== null) await this.#transition.catch(() => undefined);
@@ -97,18 +104,39 @@ export class Slot extends EventEmitter {
     return this.#exclusive(() => this.#launch('start'));
   }
 
+  /** Starts a generation in a slot added later: like a restart, a failure is retried with back-off. */
+  begin(): Promise<Generation> {
+    return this.#exclusive(() => this.#launch('restart'));
+  }
+
   /**
    * Replaces the serving generation (a reload): resolves with the successor
    * once it serves; rejects when it failed, and the old one goes on. With
    * nothing serving (crashed, waiting out its back-off) it is the restart, now.
    */
-  replace(): Promise<Generation> {
+  replace(kind: 'reload' | 'recycle' = 'reload'): Promise<Generation> {
     if (this.#restartTimer !== undefined) {
       clearTimeout(this.#restartTimer);
       this.#restartTimer = undefined;
       return this.#exclusive(() => this.#launch('restart'));
     }
-    return this.#exclusive(() => this.#launch(this.current ? 'reload' : 'restart'));
+    return this.#exclusive(() => this.#launch(this.current ? kind : 'restart'));
+  }
+
+  /** {@link replace} once the launch running now (a restart, say) is over. */
+  async replaceWhenSettled(kind: 'reload' | 'recycle' = 'reload'): Promise<Generation> {
+    await this.settled();
+    return this.replace(kind);
+  }
+
+  /** Removes the slot: nothing more is started in it, and its generations are told to stop (see {@link stop}). */
+  close(signal: NodeJS.Signals, reason: string): void {
+    this.#closed = true;
+    this.stop(signal, reason);
+  }
+
+  #running(): boolean {
+    return this.#host.running() && !this.#closed;
   }
 
   /**
@@ -141,7 +169,7 @@ export class Slot extends EventEmitter {
   // The serving generation may have crashed while a replacement was running,
   // and the replacement failed: nothing serves, restart.
   #afterTransition(): void {
-    if (!this.#host.running() || this.current !== null || this.#transition !== null || this.#restartTimer !== undefined) return;
+    if (!this.#running() || this.current !== null || this.#transition !== null || this.#restartTimer !== undefined) return;
     if (this.#lastCrash) this.#scheduleRestart(this.#lastCrash);
   }
 
@@ -154,22 +182,23 @@ export class Slot extends EventEmitter {
   }
 
   async #launch(kind: LaunchKind): Promise<Generation> {
-    if (!this.#host.running()) throw new HandoverError('ERR_STOPPED', `cannot ${kind}: the supervisor is stopping`);
-    const old = kind === 'reload' ? this.current : null;
+    if (!this.#running()) throw new HandoverError('ERR_STOPPED', `cannot ${kind}: the supervisor is stopping`);
+    const old = kind === 'reload' || kind === 'recycle' ? this.current : null;
     this.emit('launching', { kind });
     let generation: Generation | null = null;
     try {
       generation = this.#spawn();
       this.next = generation;
-      await this.#awaitReady(generation);
-      if (old !== null && old.alive && this.#host.options.probation > 0) await this.#probation(generation, old);
+      const context = { ...this.#host, running: () => this.#running() };
+      await awaitReady(generation, context, (abort) => (this.#abortReady = abort));
+      if (old !== null && old.alive && this.#host.options.probation > 0) await probation(generation, old, context, (end) => (this.#endProbation = end));
     } catch (err) {
       if (this.next === generation) this.next = null;
       throw this.#launchFailed(kind, generation, err as HandoverError);
     }
     this.next = null;
     this.#lastCrash = undefined;
-    if (!this.#host.running()) {
+    if (!this.#running()) {
       // Stopped meanwhile: it got the stop signal with the others.
       throw new HandoverError('ERR_STOPPED', `${generation} became ready while stopping`);
     }
@@ -177,8 +206,8 @@ export class Slot extends EventEmitter {
     this.current = generation;
     generation.state = 'serving';
     const readyMs = (generation.readyAt ?? Date.now()) - generation.startedAt;
-    if (kind === 'reload' && previous !== null) {
-      this.#host.log(`reloaded: ${generation} serves (ready after ${readyMs} ms); stopping ${previous} with SIGTERM`);
+    if (old !== null && previous !== null) {
+      this.#host.log(`${kind === 'reload' ? 'reloaded' : 'recycled'}: ${generation} serves (ready after ${readyMs} ms); stopping ${previous} with SIGTERM`);
       previous.retire('SIGTERM', this.#host.options.drainTimeout, this.#host.log);
     } else {
       this.#host.log(`${generation} is ready after ${readyMs} ms: serving`);
@@ -188,7 +217,7 @@ export class Slot extends EventEmitter {
   }
 
   #launchFailed(kind: LaunchKind, generation: Generation | null, err: HandoverError): HandoverError {
-    const running = this.#host.running();
+    const running = this.#running();
     // A failed generation is killed (all of its group) before anything is
     // reported; when stopping it got the stop signal instead.
     if (generation !== null && generation.alive && running) generation.dismiss(Math.min(FAILED_GENERATION_GRACE, this.#host.options.drainTimeout));
@@ -202,92 +231,6 @@ export class Slot extends EventEmitter {
     return err;
   }
 
-  #awaitReady(generation: Generation): Promise<void> {
-    const o = this.#host.options;
-    if (o.ready === 'exec') {
-      generation.markReady();
-      return Promise.resolve();
-    }
-    const timeout = o.readyTimeout;
-    const first = generation.number === 1;
-    return new Promise<void>((resolveReady, rejectReady) => {
-      let settled = false;
-      const finish = (err: HandoverError | null): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        clearTimeout(notice);
-        generation.off('ready', onReady);
-        generation.off('exit', onExit);
-        if (this.#abortReady === finish) this.#abortReady = undefined;
-        if (err === null) {
-          resolveReady();
-          return;
-        }
-        if (!generation.alive) {
-          rejectReady(err);
-          return;
-        }
-        if (this.#host.running()) generation.dismiss(Math.min(FAILED_GENERATION_GRACE, o.drainTimeout));
-        generation.exited.then(() => rejectReady(err));
-      };
-      const onReady = () => finish(null);
-      const onExit = (status: ExitStatus) =>
-        finish(
-          new HandoverError('ERR_CHILD_EXITED', `${generation} exited before it was ready: ${describeExit(status)}${first ? this.#host.exitHint(status) : ''}`, {
-            pid: generation.pid,
-            exitCode: status.code,
-            signal: status.signal,
-          }),
-        );
-      const timer = setTimeout(
-        () => finish(new HandoverError('ERR_UPGRADE_TIMEOUT', `${generation} was not ready within ${timeout} ms; it was killed${first ? `. ${READY_HINT}` : ''}`, { pid: generation.pid })),
-        timeout,
-      );
-      // A newcomer's app that never notifies should not wait a minute in silence.
-      const notice =
-        first && timeout > 2 * READY_NOTICE_MS
-          ? setTimeout(() => this.#host.log(`${generation} has not said READY=1 after ${READY_NOTICE_MS / 1000} s (killed after ${timeout / 1000} s). ${READY_HINT}`), READY_NOTICE_MS)
-          : undefined;
-      generation.on('ready', onReady);
-      generation.on('exit', onExit);
-      this.#abortReady = finish;
-      if (generation.state !== 'starting') finish(null);
-    });
-  }
-
-  // Both serve; the new one must survive `probation` ms. The old one exiting
-  // meanwhile ends the probation early: the new one is all there is.
-  #probation(generation: Generation, old: Generation): Promise<void> {
-    const ms = this.#host.options.probation;
-    this.#host.log(`${generation} is ready; probation for ${ms} ms while ${old} goes on serving`);
-    return new Promise<void>((resolveProbation, rejectProbation) => {
-      let settled = false;
-      const finish = (err: HandoverError | null) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        generation.off('exit', onExit);
-        if (this.#endProbation === end) this.#endProbation = undefined;
-        if (err) rejectProbation(err);
-        else resolveProbation();
-      };
-      const onExit = (status: ExitStatus) =>
-        finish(
-          new HandoverError('ERR_CHILD_EXITED', `${generation} exited during its probation: ${describeExit(status)}; rolled back`, {
-            pid: generation.pid,
-            exitCode: status.code,
-            signal: status.signal,
-            phase: 'probation',
-          }),
-        );
-      const end = () => finish(this.#host.running() ? null : new HandoverError('ERR_STOPPED', `stopped during the probation of ${generation}`));
-      const timer = setTimeout(end, ms);
-      generation.on('exit', onExit);
-      this.#endProbation = end;
-    });
-  }
-
   #onExit(generation: Generation, status: ExitStatus): void {
     this.#live.delete(generation);
     const wasCurrent = generation === this.current;
@@ -297,6 +240,10 @@ export class Slot extends EventEmitter {
     }
     this.emit('generation-exit', { generation, status, wasCurrent });
     if (!this.#host.running()) return; // the supervisor reports it, and may be done
+    if (this.#closed) {
+      this.#host.log(`${generation} exited (${describeExit(status)})`);
+      return;
+    }
     if (generation === this.next) return; // the running launch reports it
     if (!wasCurrent) {
       this.#host.log(`${generation} exited (${describeExit(status)})`);

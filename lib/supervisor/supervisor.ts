@@ -1,16 +1,18 @@
 import { EventEmitter } from 'node:events';
 import { HandoverError } from '../core';
 import type { ExitStatus } from '../native';
-import { monotonicUsec, NotifyListener, type NotifyMessage, removePidFile, Upstream, writePidFile } from '../protocol';
+import { type NotifyListener, removePidFile, Upstream, writePidFile } from '../protocol';
 import { exitCode, exitHint, startFailureCode, startGeneration, stdioTable } from './exec';
 import { describeExit, Generation, groupExists } from './generation';
 import { closeListeners, openListeners, releaseAll, type OpenedListeners, type SupervisorListener } from './listeners';
-import { applyNotification, notifyAddress, oneLine, senderOf } from './notify';
+import { openNotifySocket } from './notify';
 import { resolveOptions, type ResolvedOptions, type SupervisorOptions } from './options';
 import { becomeSubreaper, ZombieReaper } from './reaper';
 import { installSignals } from './signals';
 import { Pool } from './pool';
-import { describeCrash, type Crash, type LaunchKind } from './slot';
+import { Recycler } from './recycler';
+import { relay, servingStatus } from './relay';
+import type { Slot } from './slot';
 
 export {
   DEFAULT_PROBATION,
@@ -18,6 +20,8 @@ export {
   DEFAULT_RESTART_BACKOFF,
   DEFAULT_RESTART_BACKOFF_MAX,
   DEFAULT_SUPERVISOR_DRAIN_TIMEOUT,
+  DEFAULT_WORKERS,
+  DEFAULT_RELOAD_PARALLEL,
   FORWARDED_SIGNALS,
   type ReadyMode,
   type RestartPolicy,
@@ -71,6 +75,7 @@ export class Supervisor extends EventEmitter {
   #reaper: ZombieReaper | null = null;
   #removeSignals: (() => void) | undefined;
   #pool: Pool;
+  #recycler: Recycler;
   /** Generations whose process group may still hold processes: SIGKILLed at exit. */
   #groups = new Set<Generation>();
   #count = 0;
@@ -87,6 +92,7 @@ export class Supervisor extends EventEmitter {
     this.#log = this.options.log;
     this.#exited = new Promise((resolveExited) => (this.#resolveExited = resolveExited));
     this.#pool = this.#makePool();
+    this.#recycler = new Recycler(this.#pool, this.options);
   }
 
   /** Resolves with the supervisor's exit code once it has stopped: the app's status (128 + n for a signal). */
@@ -109,6 +115,11 @@ export class Supervisor extends EventEmitter {
     return this.#pool.generations;
   }
 
+  /** The serving generation of each worker slot (null while a slot has none), by HANDOVER_WORKER_ID. */
+  get workers(): readonly (Generation | null)[] {
+    return this.#pool.slots.map((slot) => slot.current);
+  }
+
   /**
    * Binds or adopts the listeners, writes the PID file, installs the signal
    * handlers and starts the first generation; resolves once it is ready.
@@ -127,7 +138,10 @@ export class Supervisor extends EventEmitter {
       this.#finish(1);
       throw err;
     }
-    return this.#pool.start();
+    const first = await this.#pool.start();
+    this.#upstream.send({ READY: 1, MAINPID: process.pid, STATUS: servingStatus(this.#pool) });
+    this.#recycler.start();
+    return first;
   }
 
   /**
@@ -141,6 +155,20 @@ export class Supervisor extends EventEmitter {
       return Promise.reject(new HandoverError('ERR_STOPPED', `cannot reload: the supervisor is ${this.#phase === 'new' ? 'not started' : this.#phase}`));
     }
     return this.#pool.reload();
+  }
+
+  /**
+   * Runs `size` worker slots from now on (what SIGTTIN and SIGTTOU do, one
+   * up or down): a new slot starts its worker like a restart; a removed one
+   * (the last first) has its worker drain.
+   */
+  scale(size: number): void {
+    if (!Number.isInteger(size) || size < 1 || size > 1024) throw new HandoverError('ERR_INVALID_ARG_VALUE', `The "size" argument must be a whole number from 1 to 1024. Received ${String(size)}`);
+    if (this.#phase !== 'running') throw new HandoverError('ERR_STOPPED', `cannot scale: the supervisor is ${this.#phase === 'new' ? 'not started' : this.#phase}`);
+    const before = this.#pool.slots.length;
+    if (size === before) return;
+    this.#log(`${size > before ? 'adding' : 'removing'} ${Math.abs(size - before)} worker(s): ${before} -> ${size}`);
+    this.#pool.scale(size);
   }
 
   /**
@@ -184,13 +212,7 @@ export class Supervisor extends EventEmitter {
     if (this.#opened.listeners.length === 0) this.#log('no listeners: the generations get no LISTEN_FDS');
 
     if (o.ready === 'notify') {
-      // The supervisor accepts READY=1 from a generation or its descendants
-      // (systemd-notify), which needs the kernel to name every sender.
-      if (process.platform !== 'linux') {
-        throw new HandoverError('ERR_NOT_SUPPORTED', `readiness over NOTIFY_SOCKET needs sender credentials, which ${process.platform} does not give: use ready: 'exec' (--ready exec)`);
-      }
-      this.#notify = new NotifyListener(notifyAddress());
-      this.#notify.on('message', (message: NotifyMessage) => this.#onNotify(message));
+      this.#notify = openNotifySocket(() => this.#pool.generations, this.#log, (generation, message) => this.emit('message', { generation, message }));
     }
     if (o.pidFile) {
       writePidFile(o.pidFile);
@@ -208,6 +230,12 @@ export class Supervisor extends EventEmitter {
         },
         stop: (signal) => this.#stop(signal),
         forward: (signal) => this.forward(signal),
+        scale: (by) => {
+          const size = this.#pool.slots.length + by;
+          if (this.#phase !== 'running') this.#log(`${by > 0 ? 'SIGTTIN' : 'SIGTTOU'}: ignored while stopping`);
+          else if (size < 1) this.#log('SIGTTOU: ignored: one worker is the fewest');
+          else this.scale(size);
+        },
         generations: () => this.#pool.generations,
         log: this.#log,
       });
@@ -225,60 +253,48 @@ export class Supervisor extends EventEmitter {
   // --- the slot's generations ----------------------------------------------
 
   #makePool(): Pool {
-    const pool = new Pool({
-      options: this.options,
+    const pool = new Pool(
+      {
+        options: this.options,
+        log: this.#log,
+        spawn: (slot) => this.#spawn(slot),
+        running: () => this.#phase === 'running',
+        exitHint: (status) => exitHint(status, this.#opened.listeners),
+        upcoming: () => `generation ${this.#count + 1}`,
+      },
+      this.options.workers,
+      this.options.reloadParallel,
+    );
+    relay(pool, {
+      events: this,
+      upstream: { send: (fields) => this.#upstream.send(fields) },
       log: this.#log,
-      spawn: () => this.#spawn(),
       running: () => this.#phase === 'running',
-      exitHint: (status) => exitHint(status, this.#opened.listeners),
-      upcoming: () => `generation ${this.#count + 1}`,
+      startFailed: (err) => {
+        this.#log(`start failed: ${err.message}`);
+        this.#failedStartCode ??= startFailureCode(err);
+        this.#stop(null);
+      },
+      exited: (info) => this.#onExit(info),
+      ended: () => this.#stop(null),
     });
-    pool.on('spawn', (generation: Generation) => this.emit('spawn', generation));
-    pool.on('launching', ({ kind }: { kind: LaunchKind }) => {
-      if (kind === 'reload') this.#upstream.send({ RELOADING: 1, MONOTONIC_USEC: monotonicUsec().toString(), STATUS: `reloading: starting generation ${this.#count + 1}` });
-    });
-    pool.on('launched', ({ kind, generation, previous }: { kind: LaunchKind; generation: Generation; previous: Generation | null }) => {
-      this.#upstream.send({ READY: 1, ...(kind === 'start' ? { MAINPID: process.pid } : {}), STATUS: `serving: generation ${generation.number} (pid ${generation.pid})` });
-      this.emit('ready', generation);
-      if (kind === 'reload') this.emit('reloaded', { generation, previous });
-    });
-    pool.on('launch-failed', ({ kind, error }: { kind: LaunchKind; error: HandoverError }) => this.#launchFailed(kind, error));
-    pool.on('crash', (crash: Crash & { delay: number }) => {
-      this.#upstream.send({ STATUS: `${describeCrash(crash)}; restarting in ${crash.delay} ms` });
-      this.emit('crash', crash);
-    });
-    pool.on('generation-exit', (info: { generation: Generation; status: ExitStatus; wasCurrent: boolean }) => this.#onExit(info));
-    pool.on('ended', () => this.#stop(null));
     return pool;
   }
 
-  #spawn(): Generation {
+  #spawn(slot: Slot): Generation {
     const o = this.options;
     const number = this.#count + 1;
-    const pid = startGeneration(o, number, this.#stdio, this.#opened.listeners, this.#notify?.path);
+    const pid = startGeneration(o, number, this.#stdio, this.#opened.listeners, this.#notify?.path, { slot: slot.id, workers: this.#pool.slots.length });
     this.#count = number;
-    const generation = new Generation(number, pid);
+    const named = o.workers > 1 || this.#pool.slots.length > 1;
+    const generation = new Generation(number, pid, slot.id, named);
+    const label = named ? `generation ${number} (worker ${slot.id})` : `generation ${number}`;
     this.#groups.add(generation);
     generation.on('main-pid', ({ from, to, status }: { from: number; to: number; status: ExitStatus }) => {
-      this.#log(`generation ${number}: pid ${from} exited (${describeExit(status)}) and named pid ${to} its successor (MAINPID): following it`);
+      this.#log(`${label}: pid ${from} exited (${describeExit(status)}) and named pid ${to} its successor (MAINPID): following it`);
     });
-    this.#log(`generation ${number} started: pid ${pid}: ${[o.command, ...o.args].join(' ')}`);
+    this.#log(`${label} started: pid ${pid}: ${[o.command, ...o.args].join(' ')}`);
     return generation;
-  }
-
-  #launchFailed(kind: LaunchKind, err: HandoverError): void {
-    if (kind === 'start') {
-      if (this.#phase !== 'running') return; // stopping: the generation got the stop signal
-      this.#log(`start failed: ${err.message}`);
-      this.#failedStartCode = startFailureCode(err);
-      this.#stop(null);
-    } else if (kind === 'reload') {
-      // Also when a stop cut it short: systemd's RELOADING=1 must end with READY=1.
-      const serving = this.#pool.slots[0].current;
-      this.#log(`reload failed: ${err.message}; ${serving !== null ? `${serving} goes on serving` : 'no generation serves'}`);
-      this.#upstream.send({ READY: 1, STATUS: `reload failed: ${err.message}` });
-      this.emit('reload-failed', err);
-    }
   }
 
   #onExit({ generation, status, wasCurrent }: { generation: Generation; status: ExitStatus; wasCurrent: boolean }): void {
@@ -290,18 +306,6 @@ export class Supervisor extends EventEmitter {
       if (this.#lastStatus === undefined) this.#lastStatus = status;
       this.#maybeFinish();
     }
-  }
-
-  // --- notifications ------------------------------------------------------
-
-  #onNotify(message: NotifyMessage): void {
-    const generation = senderOf(message.pid, this.#pool.generations);
-    if (generation === null) {
-      this.#log(`ignoring a notification from pid ${message.pid}: not a generation or one of its descendants (${oneLine(message.raw)})`);
-      return;
-    }
-    this.emit('message', { generation, message });
-    applyNotification(generation, message, this.#log);
   }
 
   // --- stopping -----------------------------------------------------------
@@ -344,6 +348,7 @@ export class Supervisor extends EventEmitter {
     if (this.#phase === 'stopped') return;
     this.#phase = 'stopped';
     this.#removeSignals?.();
+    this.#recycler.stop();
     // What the generations left behind in their process groups goes with them.
     for (const generation of this.#groups) generation.signalGroup('SIGKILL');
     this.#groups.clear();

@@ -2,16 +2,18 @@ import { parseAddress, type ListenSpec, type PacketSpec } from '../../protocol';
 import {
   DEFAULT_PROBATION,
   DEFAULT_READY_TIMEOUT,
+  DEFAULT_RELOAD_PARALLEL,
   DEFAULT_RESTART_BACKOFF,
   DEFAULT_RESTART_BACKOFF_MAX,
   DEFAULT_SUPERVISOR_DRAIN_TIMEOUT,
+  DEFAULT_WORKERS,
   type ReadyMode,
   type RestartPolicy,
   Supervisor,
   type SupervisorOptions,
 } from '../../supervisor';
 import { type OptionSpec, parseOptions } from '../options';
-import { argumentProblem, formatDuration, parseDuration, UsageError, USAGE_EXIT_CODE } from '../usage';
+import { argumentProblem, formatDuration, parseDuration, parseSize, UsageError, USAGE_EXIT_CODE } from '../usage';
 
 /** What `handover run`'s options build. */
 export type RunOptions = Omit<SupervisorOptions, 'command' | 'listen'> & { listen: (ListenSpec | PacketSpec)[] };
@@ -114,6 +116,55 @@ export const RUN_OPTIONS: readonly OptionSpec<RunOptions>[] = [
     apply(o, value) {
       if (!['notify', 'exec'].includes(value)) throw new UsageError(`--ready must be notify or exec, not ${JSON.stringify(value)}`);
       o.ready = value as ReadyMode;
+    },
+  },
+  {
+    name: '--workers',
+    short: '-w',
+    value: 'N',
+    help: [
+      'Run N workers (default {default}), each a generation of COMMAND',
+      'with the same listeners, HANDOVER_WORKER_ID and',
+      'NODE_APP_INSTANCE = 0...N-1. auto: one per CPU. A reload',
+      'replaces them one at a time; SIGTTIN / SIGTTOU add or',
+      'remove one.',
+    ],
+    default: () => String(DEFAULT_WORKERS),
+    apply(o, value, name) {
+      if (value === 'auto') o.workers = 'auto';
+      else if (/^[0-9]+$/.test(value) && Number(value) >= 1 && Number(value) <= 1024) o.workers = Number(value);
+      else throw new UsageError(`${name} must be a number of workers from 1 to 1024, or auto, not ${JSON.stringify(value)}`);
+    },
+  },
+  {
+    name: '--reload-parallel',
+    value: 'K',
+    help: ['Replace K workers at a time in a reload (default {default}).'],
+    default: () => String(DEFAULT_RELOAD_PARALLEL),
+    apply(o, value, name) {
+      if (!/^[0-9]+$/.test(value) || Number(value) < 1 || Number(value) > 1024) throw new UsageError(`${name} must be a number from 1 to 1024, not ${JSON.stringify(value)}`);
+      o.reloadParallel = Number(value);
+    },
+  },
+  {
+    name: '--max-memory',
+    value: 'SIZE',
+    help: [
+      'Replace a worker whose RSS (with its children) passes',
+      'SIZE (512M, 1G...), as a reload step does: its successor',
+      'is ready first. Linux.',
+    ],
+    apply(o, value, name) {
+      o.maxMemory = parseSize(name, value);
+    },
+  },
+  {
+    name: '--max-lifetime',
+    value: 'DUR',
+    help: ['Replace a worker that has served DUR, the same way. Both', 'limits move by up to 10% per worker, so that workers', 'do not recycle together.'],
+    apply(o, value, name) {
+      o.maxLifetime = parseDuration(name, value);
+      if (o.maxLifetime === 0) throw new UsageError(`${name} must be more than 0`);
     },
   },
   {
