@@ -29,6 +29,10 @@ export function generationEnv(base: Record<string, string | undefined>, names: r
   env.HANDOVER_WORKER_ID = String(worker.slot);
   env.NODE_APP_INSTANCE = String(worker.slot);
   env.HANDOVER_WORKERS = String(worker.workers);
+  // Several processes accept on one socket: libuv then accepts one connection
+  // at a time and yields between them, so that a burst is not taken by
+  // whichever worker wakes first (bench/workers.js measures the difference).
+  if (worker.workers > 1 && base.UV_TCP_SINGLE_ACCEPT === undefined) env.UV_TCP_SINGLE_ACCEPT = '1';
   if (names.length > 0) {
     env.LISTEN_FDS = String(names.length);
     env.LISTEN_FDNAMES = names.join(':');

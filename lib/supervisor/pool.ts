@@ -28,6 +28,8 @@ const SLOT_EVENTS = ['spawn', 'launching', 'launched', 'launch-failed', 'crash',
  */
 export class Pool extends EventEmitter {
   readonly slots: Slot[] = [];
+  /** Slots removed by {@link scale} whose workers are still draining. */
+  readonly #closing = new Set<Slot>();
   readonly #host: SlotHost;
   readonly #parallel: number;
   #roll: Promise<Generation> | null = null;
@@ -43,7 +45,7 @@ export class Pool extends EventEmitter {
 
   /** Every generation of every slot whose process has not exited. */
   get generations(): Generation[] {
-    return this.slots.flatMap((slot) => slot.generations);
+    return [...this.slots, ...this.#closing].flatMap((slot) => slot.generations);
   }
 
   /** The generation of the first slot that serves, or is being started. */
@@ -123,6 +125,8 @@ export class Pool extends EventEmitter {
     }
     while (this.slots.length > size) {
       const slot = this.slots.pop()!;
+      if (slot.generations.length > 0) this.#closing.add(slot);
+      slot.once('empty', () => this.#closing.delete(slot));
       slot.close('SIGTERM', 'its worker slot was removed');
     }
   }

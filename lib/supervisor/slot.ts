@@ -239,6 +239,7 @@ export class Slot extends EventEmitter {
       this.lastStatus = status;
     }
     this.emit('generation-exit', { generation, status, wasCurrent });
+    if (this.#live.size === 0) this.emit('empty');
     if (!this.#host.running()) return; // the supervisor reports it, and may be done
     if (this.#closed) {
       this.#host.log(`${generation} exited (${describeExit(status)})`);

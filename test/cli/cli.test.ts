@@ -64,6 +64,14 @@ describe('parseCommandLine', () => {
     });
   });
 
+  it('reads the workers options: a count or auto, sizes with units, durations', () => {
+    expect(parseCommandLine(['run', '-w', '4', '--reload-parallel', '2', '--max-memory', '512M', '--max-lifetime', '6h', '--', 'node', 'app.js'])).toMatchObject({
+      options: { workers: 4, reloadParallel: 2, maxMemory: 512 * 2 ** 20, maxLifetime: 6 * 3_600_000 },
+    });
+    expect(parseCommandLine(['run', '--workers', 'auto', '--max-memory', '1.5GiB', '--', 'x'])).toMatchObject({ options: { workers: 'auto', maxMemory: 1.5 * 2 ** 30 } });
+    expect(parseCommandLine(['run', '--max-memory', '1048576', '--', 'x'])).toMatchObject({ options: { maxMemory: 2 ** 20 } });
+  });
+
   it('takes the command without "--" too, and leaves its options alone', () => {
     expect(parseCommandLine(['run', '-l', '80', 'python3', '-u', 'app.py'])).toMatchObject({ options: { command: 'python3', args: ['-u', 'app.py'] } });
   });
@@ -93,6 +101,11 @@ describe('parseCommandLine', () => {
     [['run', '--restart-backoff', '10s', '--restart-backoff-max', '1s', '--', 'x'], /--restart-backoff-max must not be below --restart-backoff/],
     [['run', '--frobnicate', '--', 'x'], /unknown option --frobnicate for run/],
     [['run', '--no-inherit=yes', '--', 'x'], /--no-inherit takes no value/],
+    [['run', '--workers', '0', '--', 'x'], /^--workers must be a number of workers from 1 to 1024, or auto, not "0"$/],
+    [['run', '--workers', 'many', '--', 'x'], /--workers must be a number of workers/],
+    [['run', '--reload-parallel', '0', '--', 'x'], /^--reload-parallel must be a number from 1 to 1024, not "0"$/],
+    [['run', '--max-memory', 'lots', '--', 'x'], /^--max-memory: not a size: "lots" \(use e\.g\. 512M, 1G or a number of bytes\)$/],
+    [['run', '--max-lifetime', '0', '--', 'x'], /^--max-lifetime must be more than 0$/],
     [['reload'], /reload needs --pid-file FILE or --pid PID/],
     [['stop', '--pid', 'abc'], /--pid must be a process id/],
   ])('refuses %j', (argv, message) => {
