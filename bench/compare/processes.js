@@ -135,7 +135,9 @@ function startServer(command, args, { env = {}, logFile, cwd } = {}) {
     waiters.forEach((w) => w());
     exitWaiters.splice(0).forEach((w) => w(exited));
   });
+  const served = [];
   eachJsonLine(child.stdout, (e) => {
+    if (e.event === 'served') served.push(e);
     if (e.event !== 'ready' || !e.pid) return;
     track(e.pid);
     readies.push({ ...e, at: Date.now() });
@@ -179,7 +181,7 @@ function startServer(command, args, { env = {}, logFile, cwd } = {}) {
       });
     });
 
-  return { child, pid: child.pid, readies, nextReady, waitExit, get exited() {
+  return { child, pid: child.pid, readies, served, nextReady, waitExit, get exited() {
     return exited;
   } };
 }

@@ -111,7 +111,7 @@ async function untilServing(port, timeoutMs) {
   }
 }
 
-async function pm2Start({ port, logFile, options }) {
+async function pm2Start({ port, logFile, options }, instances = options.pm2Instances) {
   const home = join(CACHE, 'pm2-home');
   rmSync(home, { recursive: true, force: true });
   mkdirSync(home, { recursive: true });
@@ -124,14 +124,15 @@ async function pm2Start({ port, logFile, options }) {
           name: PM2_APP,
           script: join(__dirname, 'servers', 'pm2-app.js'),
           exec_mode: 'cluster',
-          instances: options.pm2Instances,
-          env: { PORT: String(port) },
-          out_file: '/dev/null',
+          instances,
+          env: { PORT: String(port), ...(instances > 1 ? { COUNT_SERVED: '1' } : {}) },
+          out_file: instances > 1 ? servedFile : '/dev/null',
           error_file: logFile,
         },
       ],
     }),
   );
+  rmSync(servedFile, { force: true });
   const removeCleanup = onCleanup(pm2Kill);
   try {
     await pm2Async(['start', ecosystem]);
@@ -152,7 +153,33 @@ async function pm2Start({ port, logFile, options }) {
       pm2Kill();
       removeCleanup();
     },
+    served: () => readServed(servedFile),
   };
+}
+
+// pm2 writes its workers' stdout to out_file: their "served" lines.
+const servedFile = join(CACHE, 'pm2-served.jsonl');
+function readServed(file) {
+  try {
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line))
+      .filter((e) => e.event === 'served');
+  } catch {
+    return [];
+  }
+}
+
+/** Resolves once `n` processes not in `known` have said they are ready; adds them to `known`. */
+async function nextReadies(server, known, n, timeoutMs) {
+  const found = [];
+  while (found.length < n) {
+    const e = await server.nextReady(known, timeoutMs);
+    known.add(e.pid);
+    found.push(e);
+  }
+  return found;
 }
 
 /** Stop (SIGTERM, plain.js exits at once), wait for the exit, start again on the same port. */
@@ -217,6 +244,53 @@ const ROWS = [
         stop: () => stopServer(server, [server.pid], { graceMs: 10_000 }),
       };
     },
+  },
+  {
+    id: 'cluster',
+    label: 'node:cluster, 2 workers, never restarted',
+    how: '`node bench/compare/servers/cluster-app.js` with NODE_CLUSTER_SCHED_POLICY=none (each worker accepts on the shared socket), no restarts: the multi-core reference',
+    restarts: false,
+    async start(ctx) {
+      const server = startServer(NODE, [join(__dirname, 'servers', 'cluster-app.js')], { env: { PORT: String(ctx.port), NODE_CLUSTER_SCHED_POLICY: 'none', CLUSTER_WORKERS: '2' }, logFile: ctx.logFile });
+      await firstReady(server);
+      return { stop: () => stopServer(server, [server.pid]), served: () => server.served };
+    },
+  },
+  {
+    id: 'workers',
+    label: 'handover run --workers 2',
+    how: '`handover run --workers 2 --listen 127.0.0.1:PORT -- node bench/servers/supervised.js`, SIGHUP to the supervisor: a rolling reload, one worker at a time; ready = both new workers\' ready lines',
+    restarts: true,
+    async start(ctx) {
+      const args = [join(ROOT, 'bin', 'handover.js'), 'run', '--workers', '2', '--listen', `127.0.0.1:${ctx.port}`, '--', NODE, join(SERVERS, 'supervised.js')];
+      const server = startServer(NODE, args, { env: { PORT: String(ctx.port) }, logFile: ctx.logFile });
+      const known = new Set();
+      await nextReadies(server, known, 2, FIRST_READY_MS);
+      return {
+        async restart() {
+          const signalAt = Date.now();
+          if (!signalTracked(server.pid, 'SIGHUP')) throw new Error('the supervisor is gone');
+          const ready = await nextReadies(server, known, 2, RESTART_READY_MS);
+          return { signalAt, readyAt: ready[1].at, pid: ready[1].pid };
+        },
+        stop: () => stopServer(server, [server.pid], { graceMs: 10_000 }),
+        served: () => server.served,
+      };
+    },
+  },
+  {
+    id: 'pm2-cluster',
+    label: 'pm2 cluster mode, 2 instances, pm2 reload',
+    how: 'the pm2 row with `instances: 2`: pm2\'s master accepts and hands each connection to a worker; `pm2 reload` replaces the workers one by one; ready = when `pm2 reload` returns',
+    restarts: true,
+    prepare(say) {
+      const r = preparePm2(say);
+      if (r.skip) return r.skip;
+      pm2 = r;
+      this.version = r.version;
+      return null;
+    },
+    start: (ctx) => pm2Start(ctx, 2),
   },
   {
     id: 'tableflip',

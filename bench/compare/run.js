@@ -20,7 +20,7 @@
 //     [--threads 2] [--bucket-ms 500] [--only id,id] [--passes keep-alive,close]
 //     [--pm2-instances 1] [--docs]
 //
-// Row ids: baseline graceful graceful-ramp supervisor tableflip grace pm2 naive. Missing
+// Row ids: baseline graceful graceful-ramp supervisor cluster workers pm2-cluster tableflip grace pm2 naive. Missing
 // Go packages are installed with apt-get (as root), pm2 with npm into
 // bench/compare/node_modules; a row that cannot be prepared is skipped and
 // says why. Every process started is killed at the end, also on an error or
@@ -140,6 +140,7 @@ async function runRow(row, pass, o) {
   } finally {
     await server.stop();
   }
+  const balance = server.served ? balanceOf(server.served()) : null;
   const done = restarts.filter((r) => !r.failed);
   const ms = done.map((r) => r.ms).sort((a, b) => a - b);
   return {
@@ -150,7 +151,26 @@ async function runRow(row, pass, o) {
     restartsPlanned: row.restarts ? o.restarts : 0,
     restarts,
     readyMs: ms.length ? { median: ms[Math.floor((ms.length - 1) / 2)], max: ms[ms.length - 1], mean: Math.round(ms.reduce((a, b) => a + b, 0) / ms.length) } : null,
+    balance,
   };
+}
+
+/**
+ * Requests and connections per worker slot (every process that served in
+ * the slot, across reloads), and max/min of each across the slots.
+ */
+function balanceOf(served) {
+  const byWorker = {};
+  for (const e of served) {
+    const w = (byWorker[e.worker ?? '?'] ??= { requests: 0, connections: 0, processes: 0 });
+    w.requests += e.requests;
+    w.connections += e.connections;
+    w.processes++;
+  }
+  const workers = Object.values(byWorker);
+  if (workers.length < 2) return workers.length ? { byWorker, requestsRatio: 1, connectionsRatio: 1 } : null;
+  const ratio = (key) => Math.max(...workers.map((w) => w[key])) / Math.max(1, Math.min(...workers.map((w) => w[key])));
+  return { byWorker, requestsRatio: ratio('requests'), connectionsRatio: ratio('connections') };
 }
 
 const fmtInt = (n) => Math.round(n).toLocaleString('en-US');
@@ -178,6 +198,15 @@ function markdownTables(report) {
       lines.push(`| ${r.label} | ${restarts} | **${fmtInt(totalErrors(e))}** | ${fmtInt(e.connect)} | ${fmtInt(e.read)} | ${fmtInt(e.write)} | ${fmtInt(e.timeout)} | ${fmtInt(e.non2xx)} | ${fmtInt(r.rps)} | ${vs} | ${fmtMs(r.p50)} | ${fmtMs(r.p99)} | ${ready} |`);
     }
     lines.push('');
+    const balanced = rows.filter((r) => r.balance);
+    if (balanced.length > 0) {
+      lines.push('Spread over the workers (every process of a worker slot, across reloads): requests and connections per worker, max/min.', '');
+      for (const r of balanced) {
+        const each = Object.entries(r.balance.byWorker).map(([w, v]) => `worker ${w}: ${fmtInt(v.requests)} requests, ${fmtInt(v.connections)} connections`).join('; ');
+        lines.push(`- ${r.label}: ${each}; requests ${r.balance.requestsRatio.toFixed(2)}×, connections ${r.balance.connectionsRatio.toFixed(2)}×`);
+      }
+      lines.push('');
+    }
   }
   return lines.join('\n');
 }

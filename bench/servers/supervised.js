@@ -6,12 +6,14 @@
 // (SIGHUP to it), so the app's own upgrade signals are turned off.
 // DRAIN_RAMP=ms sets drainRamp: on SIGTERM the keep-alive connections are
 // released over that time.
-const { listenAndServe } = require('../..');
+// Under --workers it says what it served at exit (bench:compare's balance).
+const http = require('node:http');
+const { GracefulServer } = require('../..');
 const hello = require('./hello');
-const { announceReady } = require('./announce');
+const { announceReady, counted } = require('./announce');
 
-listenAndServe(`127.0.0.1:${process.env.PORT || 0}`, hello, { drainTimeout: 30_000, upgradeSignals: false, drainRamp: Number(process.env.DRAIN_RAMP || 0) }).then((gs) => {
-  gs.upgrader.on('ready', () => {
-    announceReady(gs.server.address().port);
-  });
-});
+const server = http.createServer();
+server.on('request', process.env.HANDOVER_WORKERS > 1 ? counted(hello, server) : hello);
+const gs = new GracefulServer(server, { drainTimeout: 30_000, upgradeSignals: false, drainRamp: Number(process.env.DRAIN_RAMP || 0) });
+gs.upgrader.on('ready', () => announceReady(server.address().port));
+gs.listen(Number(process.env.PORT || 0), '127.0.0.1');
