@@ -28,11 +28,11 @@ const { commands } = load('../scripts/prebuild-all.js') as { commands(target: Ta
 const { TARGETS } = load('../scripts/check-prebuilds.js') as { TARGETS: Target[] };
 const byName = (name: string): Target => TARGETS.find((t) => `${t.platform}-${t.arch}-${t.libc}` === name)!;
 
-/** binding.gyp's own text: the sources listed under one OS condition. */
-function listedSources(os: 'linux' | 'mac'): string[] {
-  const gyp = JSON.parse(readFileSync(join(ROOT, 'binding.gyp'), 'utf8')) as { targets: { conditions: [string, { sources: string[] }][] }[] };
+/** binding.gyp's own text: what one OS condition lists. */
+function listed(os: 'linux' | 'mac'): { sources: string[]; ldflags: string[] } {
+  const gyp = JSON.parse(readFileSync(join(ROOT, 'binding.gyp'), 'utf8')) as { targets: { conditions: [string, { sources: string[]; ldflags?: string[] }][] }[] };
   const [, settings] = gyp.targets[0].conditions.find(([condition]) => condition === `OS=='${os}'`)!;
-  return settings.sources.map((s) => join(ROOT, s));
+  return { sources: settings.sources.map((s) => join(ROOT, s)), ldflags: settings.ldflags ?? [] };
 }
 
 afterAll(() => removeTempDirs());
@@ -41,7 +41,9 @@ describe('prebuild-all: the command lines come from binding.gyp', () => {
   it('Linux targets: the Linux sources, binding.gyp defines and C++ flags, node-addon-api with exceptions, the glibc floor in the triple', () => {
     const cmd = commands(byName('linux-arm64-glibc'), '/headers');
     expect(cmd.triple).toBe('aarch64-linux-gnu.2.17');
-    expect(cmd.sources).toEqual(listedSources('linux'));
+    expect(cmd.sources).toEqual(listed('linux').sources);
+    // binding.gyp's Linux linker flags (-Wl,-z,nodelete) are on the link line.
+    for (const flag of listed('linux').ldflags) expect(cmd.link).toContain(flag);
     expect(cmd.compileCc).toEqual(expect.arrayContaining(['-DNAPI_VERSION=8', '-DNAPI_CPP_EXCEPTIONS', '-DNODE_GYP_MODULE_NAME=handover', '-Wno-missing-field-initializers', '-I/headers', `-I${join(ROOT, 'node_modules', 'node-addon-api')}`]));
     // node-addon-api's except.gypi removes common.gypi's -fno-exceptions; binding.gyp's -std wins.
     expect(cmd.compileCc).not.toContain('-fno-exceptions');
@@ -60,7 +62,8 @@ describe('prebuild-all: the command lines come from binding.gyp', () => {
     const cmd = commands(byName('darwin-x64-glibc'), '/headers');
     expect(cmd.triple).toBe('x86_64-macos.11.0');
     expect(commands(byName('darwin-arm64-glibc'), '/headers').triple).toBe('aarch64-macos.11.0');
-    expect(cmd.sources).toEqual(listedSources('mac'));
+    expect(cmd.sources).toEqual(listed('mac').sources);
+    for (const flag of listed('linux').ldflags) expect(cmd.link).not.toContain(flag);
     expect(cmd.compileCc).toEqual(expect.arrayContaining(['-DNAPI_VERSION=8', '-DNAPI_CPP_EXCEPTIONS', '-std=c++17']));
     expect(cmd.compileCc).not.toContain('-fno-exceptions');
     expect(cmd.link).toEqual(expect.arrayContaining(['-shared', '-Wl,-undefined,dynamic_lookup']));
@@ -84,14 +87,14 @@ describe('prebuild-all: the command lines come from binding.gyp', () => {
     it('a Linux linker flag and a define reach the Linux builds; gyp ignores ldflags on macOS, and so does prebuild-all', () => {
       const path = withGyp((gyp) => {
         const linux = gyp.targets[0].conditions.find(([c]: [string]) => c === "OS=='linux'")[1];
-        linux.ldflags = ['-Wl,-z,nodelete'];
+        linux.ldflags = [...(linux.ldflags ?? []), '-Wl,-z,relro'];
         gyp.targets[0].defines.push('HANDOVER_EXTRA=1');
       });
       const linux = commands(byName('linux-x64-glibc'), '/h', path);
-      expect(linux.link).toContain('-Wl,-z,nodelete');
+      expect(linux.link).toContain('-Wl,-z,relro');
       expect(linux.compileCc).toContain('-DHANDOVER_EXTRA=1');
       const mac = commands(byName('darwin-arm64-glibc'), '/h', path);
-      expect(mac.link).not.toContain('-Wl,-z,nodelete');
+      expect(mac.link).not.toContain('-Wl,-z,relro');
       expect(mac.compileCc).toContain('-DHANDOVER_EXTRA=1');
     });
 
