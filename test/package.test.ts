@@ -103,6 +103,32 @@ let installed: string;
 /** PATH and compiler variables that hide every compiler from the install and from node-gyp. */
 let noCompiler: NodeJS.ProcessEnv;
 
+/**
+ * Loaded with --require into every Node process of an install (NODE_OPTIONS):
+ * appends each program started through child_process to $HANDOVER_SPAWN_LOG.
+ */
+const SPAWN_RECORDER = `
+  const child = require('node:child_process');
+  const { appendFileSync } = require('node:fs');
+  for (const name of ['spawn', 'spawnSync', 'exec', 'execSync', 'execFile', 'execFileSync', 'fork']) {
+    const original = child[name];
+    child[name] = function (command, args) {
+      appendFileSync(process.env.HANDOVER_SPAWN_LOG, [command, ...(Array.isArray(args) ? args : [])].join(' ') + '\\n');
+      return original.apply(this, arguments);
+    };
+  }
+`;
+
+/** The environment of an install whose started programs go to `log`. */
+function recording(env: NodeJS.ProcessEnv, log: string): NodeJS.ProcessEnv {
+  return { ...env, HANDOVER_SPAWN_LOG: log, NODE_OPTIONS: `--require ${join(tmp, 'record-spawns.js')}` };
+}
+
+/** The programs logged in `log`, one per line. */
+function started(log: string): string[] {
+  return existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : [];
+}
+
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'handover-package-'));
   const cli = npmCli();
@@ -146,13 +172,16 @@ beforeAll(async () => {
   symlinkSync(process.execPath, join(bin, 'node'));
   symlinkSync('/bin/sh', join(bin, 'sh')); // npm runs scripts with `sh` from PATH
   noCompiler = cleanEnv({ PATH: bin, CC: '/bin/false', CXX: '/bin/false', npm_config_build_from_source: 'false' });
+  // Every Node process of the install (npm, the hook, node-gyp-build) logs
+  // each program it starts: a build would start node-gyp.
+  writeFileSync(join(tmp, 'record-spawns.js'), SPAWN_RECORDER);
   project = join(tmp, 'project');
   mkdirSync(project);
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
   installLog = await run(
     process.execPath,
     [cli, 'install', join(tmp, tarball.filename), '--prefer-offline', '--no-audit', '--no-fund', '--no-package-lock', '--foreground-scripts'],
-    { cwd: project, env: noCompiler },
+    { cwd: project, env: recording(noCompiler, join(tmp, 'install-spawns')) },
   );
   installed = join(project, 'node_modules', 'handover');
   // @types/node, which the package's declarations refer to, for the TypeScript consumers.
@@ -191,8 +220,9 @@ describe('npm pack', () => {
     expect(tarball.files.map((f) => f.path).sort()).toEqual(expected);
     expect(prebuilds).toContain(CURRENT_PREBUILD);
     for (const path of prebuilds) expect(path).toMatch(/^prebuilds\/(linux|darwin)-(x64|arm64)\/handover\.(glibc|musl)\.node$/);
-    // A stripped N-API build is ~100 KB a platform; the rest is text.
-    expect(tarball.size).toBeLessThan(prebuilds.length * 80_000 + 200_000);
+    // A stripped N-API build is 50-210 KB a platform, compressed (prebuild:all's
+    // carry their own libc++: ~125 KB for Linux, ~205 KB for macOS); the rest is text.
+    expect(tarball.size).toBeLessThan(prebuilds.length * 220_000 + 200_000);
   });
 
   it('declares exports with types first, engines, os and the install hook', () => {
@@ -238,6 +268,33 @@ describe('npm install <tarball> without a compiler', () => {
     `;
     const report = JSON.parse((await inProject(['-e', script])).stdout);
     expect(report).toEqual({ addons: [CURRENT_PREBUILD], status: { code: 3, signal: null }, resolved: CURRENT_PREBUILD });
+
+    // The same from an ES module: import() loads the prebuild too.
+    const esm = `
+      import { createRequire } from 'node:module';
+      import path from 'node:path';
+      const { forkExecWithFds, waitPid } = await import('handover');
+      const require = createRequire(import.meta.url);
+      const root = path.dirname(require.resolve('handover/package.json'));
+      const status = await waitPid(forkExecWithFds(process.execPath, [process.execPath, '-e', 'process.exit(4)']));
+      const addons = Object.keys(require.cache).filter((k) => k.endsWith('.node')).map((k) => path.relative(root, k));
+      console.log(JSON.stringify({ addons, status }));
+    `;
+    expect(JSON.parse((await inProject(['--input-type=module', '-e', esm])).stdout)).toEqual({ addons: [CURRENT_PREBUILD], status: { code: 4, signal: null } });
+  });
+
+  it('started no node-gyp: the install hook only tried the prebuild; a build from source would have started it', async () => {
+    const programs = started(join(tmp, 'install-spawns'));
+    expect(programs).toContain('node-gyp-build-test');
+    expect(programs.filter((p) => /node-gyp(?!-build)/.test(p))).toEqual([]);
+
+    // The control: forced to build from source, the same hook starts node-gyp
+    // (which then fails: there is no compiler).
+    const log = join(tmp, 'rebuild-spawns');
+    const rebuild = await run(process.execPath, [npmCli(), 'rebuild', 'handover', '--foreground-scripts'], { cwd: project, env: recording({ ...noCompiler, npm_config_build_from_source: 'true' }, log) });
+    expect(rebuild.code).not.toBe(0);
+    expect(started(log).filter((p) => /node-gyp(?!-build)/.test(p))).toEqual([expect.stringMatching(/node-gyp(\.js)? rebuild$/)]);
+    rmSync(join(installed, 'build'), { recursive: true, force: true });
   });
 });
 
