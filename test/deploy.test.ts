@@ -12,7 +12,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_DRAIN_TIMEOUT } from '../lib/drain/server-drainer';
 import { NotifyListener, type NotifyMessage } from '../lib/protocol/sd-notify';
-import { parseCommandLine } from '../lib/cli';
+import { parseRun } from '../lib/cli';
 import { removeTempDirs, tempDir } from './helpers/children';
 import { deleteNamespaces, Netns, type Answer } from './helpers/netns';
 import { allProcesses } from './helpers/proc';
@@ -167,8 +167,8 @@ describe('Docker', () => {
 
   it('starts handover run with options handover accepts, and the app it copied', () => {
     expect(entrypoint.slice(0, 2)).toEqual(['node', '/app/node_modules/handover/bin/handover.js']);
-    const parsed = parseCommandLine([...entrypoint.slice(2), ...cmd]);
-    expect(parsed).toMatchObject({ command: 'run', options: { command: 'node', args: ['server.js'], listen: [{ kind: 'tcp', port: 8080 }] } });
+    expect(entrypoint[2]).toBe('run');
+    expect(parseRun([...entrypoint.slice(3), ...cmd])).toMatchObject({ command: 'node', args: ['server.js'], listen: [{ kind: 'tcp', port: 8080 }] });
     expect(steps.find((s) => s.instruction === 'COPY' && s.args.includes('examples/docker/server.js'))).toBeDefined();
     expect(readFileSync(APP, 'utf8')).toMatch(/upgradeSignals: false/);
   });

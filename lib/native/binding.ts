@@ -69,6 +69,8 @@ export interface NativeBinding {
   NotifySocket: new (path: string, onMessage: (message: string, senderPid: number) => void) => NativeNotifySocket;
   /** One waitpid(pid, WNOHANG) for exactly `pid`: its status once reaped, null while it runs. */
   reapPid(pid: number): { code: number | null; signal: number | null } | null;
+  /** Who is at the other end of a connected AF_UNIX stream socket (SO_PEERCRED; getpeereid on macOS, pid -1 when unknown). */
+  peerCredentials(fd: number): { pid: number; uid: number; gid: number };
   /** prctl(PR_SET_CHILD_SUBREAPER) (Linux; ENOTSUP elsewhere). */
   setChildSubreaper(on: boolean): void;
 }

@@ -27,7 +27,24 @@ export class Generation extends EventEmitter {
   readonly startedAt = Date.now();
   /** Its main process: the one started, or the successor it named with MAINPID=. */
   pid: number;
-  state: GenerationState = 'starting';
+  #state: GenerationState = 'starting';
+  /** ms since the epoch when it entered its {@link state}. */
+  since = Date.now();
+  /** Why it was told to stop (`replaced`, `recycled`, `stopped`, `failed`...), once it was. */
+  why: string | undefined;
+  /** Connections it said it still drains (`X_HANDOVER_DRAINING=`), for metrics; 0 when it did not say. */
+  drainingConnections = 0;
+
+  /** Where it is in its life (see {@link GenerationState}). */
+  get state(): GenerationState {
+    return this.#state;
+  }
+
+  set state(state: GenerationState) {
+    if (state === this.#state) return;
+    this.#state = state;
+    this.since = Date.now();
+  }
   /** When it said READY=1. */
   readyAt: number | undefined;
   /** It said STOPPING=1: it drains by its own rules. */
@@ -56,6 +73,20 @@ export class Generation extends EventEmitter {
     this.pgid = pid;
     this.exited = new Promise((resolveExited) => (this.#resolveExited = resolveExited));
     this.#watch(pid);
+  }
+
+  /**
+   * A generation just started (pid `pid`, in worker `slot`), logged as
+   * such; should it replace itself (MAINPID=), that is logged too.
+   */
+  static started(number: number, pid: number, slot: number, nameSlot: boolean, argv: readonly string[], log: (line: string, fields?: Record<string, unknown>) => void): Generation {
+    const generation = new Generation(number, pid, slot, nameSlot);
+    const label = nameSlot ? `generation ${number} (worker ${slot})` : `generation ${number}`;
+    generation.on('main-pid', ({ from, to, status }: { from: number; to: number; status: ExitStatus }) => {
+      log(`${label}: pid ${from} exited (${describeExit(status)}) and named pid ${to} its successor (MAINPID): following it`);
+    });
+    log(`${label} started: pid ${pid}: ${argv.join(' ')}`, { event: 'spawn', generation: number, worker: slot, pid });
+    return generation;
   }
 
   /** "generation 2 (pid 1234)", or with workers "generation 2 (worker 1, pid 1234)", for logs. */
@@ -113,7 +144,8 @@ export class Generation extends EventEmitter {
    * process group after `timeout` ms — unless it said STOPPING=1 by then
    * (it drains by its own rules: a GracefulServer's own drainTimeout).
    */
-  retire(signal: NodeJS.Signals, timeout: number, log: (line: string) => void): void {
+  retire(signal: NodeJS.Signals, timeout: number, log: (line: string) => void, why = 'stopped'): void {
+    this.why ??= why;
     this.state = 'stopping';
     this.signal(signal);
     this.armKill(signal, timeout, log);
@@ -141,6 +173,7 @@ export class Generation extends EventEmitter {
    * SIGKILL after `grace` ms.
    */
   dismiss(grace: number): void {
+    this.why ??= 'failed';
     this.state = 'stopping';
     this.signalGroup('SIGTERM');
     this.signalGroup('SIGCONT');

@@ -28,3 +28,6 @@ export {
   type ReadyMode,
 } from './supervisor';
 export { ZombieReaper, REAP_GRACE_MS, becomeSubreaper, type ZombieReaperOptions } from './reaper';
+export { controlPath, CONTROL_SOCKET, type ControlPlace } from './control-path';
+export { formatStatus, STATUS_SCHEMA, type Status, type StatusGeneration, type StatusReload, type StatusState, type StatusWorker } from './status';
+export { type LogFormat } from './log';

@@ -43,6 +43,9 @@ export function applyNotification(generation: Generation, message: NotifyMessage
     }
   }
   if (fields.get('RELOADING') === '1') log(`${generation} is reloading itself (RELOADING=1)`);
+  // GracefulServer's own field while it drains (systemd ignores it): for the metrics.
+  const draining = fields.get('X_HANDOVER_DRAINING');
+  if (draining !== undefined && /^[0-9]+$/.test(draining)) generation.drainingConnections = Number(draining);
   if (fields.get('STOPPING') === '1' && !generation.announcedStopping) {
     generation.announcedStopping = true;
     log(`${generation} is stopping (STOPPING=1)${from}: it drains by its own rules`);

@@ -7,10 +7,13 @@ import { describeExit, Generation, groupExists } from './generation';
 import { closeListeners, openListeners, releaseAll, type OpenedListeners, type SupervisorListener } from './listeners';
 import { openNotifySocket } from './notify';
 import { resolveOptions, type ResolvedOptions, type SupervisorOptions } from './options';
-import { becomeSubreaper, ZombieReaper } from './reaper';
+import { becomeSubreaper, startReaper, type ZombieReaper } from './reaper';
 import { installSignals } from './signals';
+import type { Log } from './log';
 import { Pool } from './pool';
+import { Operations } from './operations';
 import { Recycler } from './recycler';
+import type { Status } from './status';
 import { relay, servingStatus } from './relay';
 import type { Slot } from './slot';
 
@@ -32,7 +35,8 @@ export { exitCode, resolveCommand } from './exec';
 export { FAILED_GENERATION_GRACE } from './slot';
 export type { SupervisorListener } from './listeners';
 
-type Phase = 'new' | 'running' | 'stopping' | 'stopped';
+/** Where a supervisor is in its life. */
+export type Phase = 'new' | 'running' | 'stopping' | 'stopped';
 
 /**
  * The supervisor of `handover run` (overseer's or nginx's master model): one
@@ -66,7 +70,7 @@ type Phase = 'new' | 'running' | 'stopping' | 'stopped';
  */
 export class Supervisor extends EventEmitter {
   readonly options: ResolvedOptions;
-  #log: (line: string) => void;
+  #log: Log;
   #phase: Phase = 'new';
   #opened: OpenedListeners = { listeners: [], fds: [], paths: [] };
   #stdio: number[] = [0, 1, 2];
@@ -76,6 +80,10 @@ export class Supervisor extends EventEmitter {
   #removeSignals: (() => void) | undefined;
   #pool: Pool;
   #recycler: Recycler;
+  #operations: Operations;
+  readonly #startedAt = Date.now();
+  /** A stop signal waits out `shutdownDelay` (while /readyz fails) before the drain. */
+  #delayingStop: NodeJS.Timeout | undefined;
   /** Generations whose process group may still hold processes: SIGKILLed at exit. */
   #groups = new Set<Generation>();
   #count = 0;
@@ -93,6 +101,28 @@ export class Supervisor extends EventEmitter {
     this.#exited = new Promise((resolveExited) => (this.#resolveExited = resolveExited));
     this.#pool = this.#makePool();
     this.#recycler = new Recycler(this.#pool, this.options);
+    this.#operations = new Operations({
+      supervisor: this,
+      options: this.options,
+      source: () => ({
+        startedAt: this.#startedAt,
+        state: this.#phase === 'new' ? 'starting' : this.#phase === 'running' ? (this.#delayingStop ? 'stopping' : this.#pool.rolling ? 'reloading' : 'serving') : 'stopping',
+        listeners: this.#opened.listeners,
+        slots: this.#pool.slots,
+        generations: this.#pool.generations,
+      }),
+      ready: () => this.#phase === 'running' && this.#delayingStop === undefined && this.#pool.slots.some((slot) => slot.current !== null),
+    });
+  }
+
+  /** What `handover status` shows: see {@link Status}. */
+  status(): Status {
+    return this.#operations.status();
+  }
+
+  /** 'new' until start(), 'running', 'stopping' from a stop signal (or the app's end), 'stopped' once it has exited. */
+  get phase(): Phase {
+    return this.#phase;
   }
 
   /** Resolves with the supervisor's exit code once it has stopped: the app's status (128 + n for a signal). */
@@ -165,9 +195,6 @@ export class Supervisor extends EventEmitter {
   scale(size: number): void {
     if (!Number.isInteger(size) || size < 1 || size > 1024) throw new HandoverError('ERR_INVALID_ARG_VALUE', `The "size" argument must be a whole number from 1 to 1024. Received ${String(size)}`);
     if (this.#phase !== 'running') throw new HandoverError('ERR_STOPPED', `cannot scale: the supervisor is ${this.#phase === 'new' ? 'not started' : this.#phase}`);
-    const before = this.#pool.slots.length;
-    if (size === before) return;
-    this.#log(`${size > before ? 'adding' : 'removing'} ${Math.abs(size - before)} worker(s): ${before} -> ${size}`);
     this.#pool.scale(size);
   }
 
@@ -186,13 +213,7 @@ export class Supervisor extends EventEmitter {
 
   /** Sends `signal` to the serving generation (what SIGUSR1 and SIGUSR2 do); false when none serves. */
   forward(signal: NodeJS.Signals): boolean {
-    const target = this.#pool.first;
-    if (target === null) {
-      this.#log(`no generation to forward ${signal} to`);
-      return false;
-    }
-    this.#log(`forwarding ${signal} to ${target}`);
-    return target.signal(signal);
+    return this.#pool.forward(signal);
   }
 
   // --- set-up -------------------------------------------------------------
@@ -218,36 +239,9 @@ export class Supervisor extends EventEmitter {
       writePidFile(o.pidFile);
       this.#pidFileWritten = true;
     }
-    if (o.signals) {
-      this.#removeSignals = installSignals({
-        reload: () => {
-          if (this.#phase !== 'running') {
-            this.#log('SIGHUP: ignored while stopping');
-            return;
-          }
-          this.#log('SIGHUP: reload');
-          this.reload().catch(() => {}); // logged and emitted as 'reload-failed'
-        },
-        stop: (signal) => this.#stop(signal),
-        forward: (signal) => this.forward(signal),
-        scale: (by) => {
-          const size = this.#pool.slots.length + by;
-          if (this.#phase !== 'running') this.#log(`${by > 0 ? 'SIGTTIN' : 'SIGTTOU'}: ignored while stopping`);
-          else if (size < 1) this.#log('SIGTTOU: ignored: one worker is the fewest');
-          else this.scale(size);
-        },
-        generations: () => this.#pool.generations,
-        log: this.#log,
-      });
-    }
-    if (o.reap && process.platform === 'linux') {
-      this.#reaper = new ZombieReaper({ isTracked: (pid) => this.#pool.generations.some((g) => g.owns(pid)) });
-      this.#reaper.on('reaped', (info: { pid: number } & ExitStatus) => {
-        this.#log(`reaped orphan ${info.pid} (${describeExit(info)})`);
-        this.emit('reaped', info);
-      });
-      this.#reaper.start();
-    }
+    if (o.signals) this.#removeSignals = installSignals(this, (signal) => this.#stop(signal));
+    if (o.reap && process.platform === 'linux') this.#reaper = startReaper((pid) => this.#pool.generations.some((g) => g.owns(pid)), this.#log, this);
+    await this.#operations.open();
   }
 
   // --- the slot's generations ----------------------------------------------
@@ -286,14 +280,8 @@ export class Supervisor extends EventEmitter {
     const number = this.#count + 1;
     const pid = startGeneration(o, number, this.#stdio, this.#opened.listeners, this.#notify?.path, { slot: slot.id, workers: this.#pool.slots.length });
     this.#count = number;
-    const named = o.workers > 1 || this.#pool.slots.length > 1;
-    const generation = new Generation(number, pid, slot.id, named);
-    const label = named ? `generation ${number} (worker ${slot.id})` : `generation ${number}`;
+    const generation = Generation.started(number, pid, slot.id, o.workers > 1 || this.#pool.slots.length > 1, [o.command, ...o.args], this.#log);
     this.#groups.add(generation);
-    generation.on('main-pid', ({ from, to, status }: { from: number; to: number; status: ExitStatus }) => {
-      this.#log(`${label}: pid ${from} exited (${describeExit(status)}) and named pid ${to} its successor (MAINPID): following it`);
-    });
-    this.#log(`${label} started: pid ${pid}: ${[o.command, ...o.args].join(' ')}`);
     return generation;
   }
 
@@ -317,6 +305,13 @@ export class Supervisor extends EventEmitter {
       return;
     }
     if (this.#phase === 'stopped') return;
+    if (signal !== null && this.#phase === 'running' && this.options.shutdownDelay > 0 && this.#delayingStop === undefined) {
+      // Load balancers see /readyz fail and stop sending; then the drain.
+      this.#log(`${signal}: /readyz fails from now on; stopping in ${this.options.shutdownDelay} ms (--shutdown-delay)`, { event: 'shutdown-delay', signal });
+      this.#delayingStop = setTimeout(() => this.#stop(signal), this.options.shutdownDelay);
+      return;
+    }
+    clearTimeout(this.#delayingStop);
     if (signal !== null) this.#stopRequests++;
     const live = this.#pool.generations;
     if (this.#phase === 'running') {
@@ -357,8 +352,9 @@ export class Supervisor extends EventEmitter {
     this.#notify = null;
     releaseAll(this.#opened);
     if (this.#pidFileWritten && this.options.pidFile) removePidFile(this.options.pidFile);
-    this.#log(`exiting with code ${code}`);
+    this.#log(`exiting with code ${code}`, { event: 'exit', code });
     this.emit('stopped', code);
-    this.#resolveExited(code);
+    // A `stop` asked over the control socket is answered before the process may exit.
+    void this.#operations.close().finally(() => this.#resolveExited(code));
   }
 }
