@@ -85,7 +85,7 @@ export class Generation extends EventEmitter {
     generation.on('main-pid', ({ from, to, status }: { from: number; to: number; status: ExitStatus }) => {
       log(`${label}: pid ${from} exited (${describeExit(status)}) and named pid ${to} its successor (MAINPID): following it`);
     });
-    log(`${label} started: pid ${pid}: ${argv.join(' ')}`, { event: 'spawn', generation: number, worker: slot, pid });
+    log(`${label} started: pid ${pid}: ${argv.join(' ')}`, { event: 'spawn', generation: number, worker: slot, generationPid: pid });
     return generation;
   }
 

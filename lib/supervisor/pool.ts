@@ -103,7 +103,7 @@ export class Pool extends EventEmitter {
   recycle(slot: Slot, reason: string, kind: 'memory' | 'lifetime'): boolean {
     if (this.#roll !== null || this.#recycling !== null || slot.busy || slot.current === null || !this.slots.includes(slot)) return false;
     this.#recycling = slot;
-    this.#host.log(`recycling ${slot.current}: ${reason}`, { event: 'recycling', kind, worker: slot.id, generation: slot.current.number, pid: slot.current.pid });
+    this.#host.log(`recycling ${slot.current}: ${reason}`, { event: 'recycling', kind, worker: slot.id, generation: slot.current.number, generationPid: slot.current.pid });
     this.emit('recycling', { kind, slot });
     slot
       .replace('recycle')

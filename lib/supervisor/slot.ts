@@ -244,7 +244,8 @@ export class Slot extends EventEmitter {
       this.current = null;
       this.lastStatus = status;
     }
-    this.lastExit = { ...status, generation: generation.number, pid: generation.pid, at: Date.now(), reason: generation.why ?? (wasCurrent ? 'crash' : 'exited') };
+    const reason = generation.why ?? (wasCurrent ? 'crash' : generation === this.next || generation.readyAt === undefined ? 'failed' : 'exited');
+    this.lastExit = { ...status, generation: generation.number, pid: generation.pid, at: Date.now(), reason };
     this.emit('generation-exit', { generation, status, wasCurrent });
     if (this.#live.size === 0) this.emit('empty');
     if (!this.#host.running()) return; // the supervisor reports it, and may be done
