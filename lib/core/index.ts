@@ -10,3 +10,4 @@ export * from './errors';
 export { signalName, signalNumber } from './signals';
 export { closeQuietly, unlinkQuietly } from './quietly';
 export { version } from './version';
+export { resolveLogger, stderrLogger, type Logger } from './logger';

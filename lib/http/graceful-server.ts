@@ -3,7 +3,7 @@ import { unlinkSync } from 'node:fs';
 import type * as net from 'node:net';
 import { parseListenArgs } from '../protocol';
 import { DEFAULT_DRAIN_TIMEOUT, ServerDrainer, type DrainResult } from '../drain';
-import { HandoverError, invalidType, invalidValue } from '../core';
+import { HandoverError, invalidType, invalidValue, type Logger, resolveLogger } from '../core';
 import { onProcessSignals, type SignalRoute } from './process-signals';
 import { Upgrader } from '../upgrade';
 
@@ -46,6 +46,8 @@ export interface GracefulServerOptions {
   onUpgradedConnection?: (socket: net.Socket) => void;
   /** Called for each connection of a plain net.Server when draining starts: end it when it is idle. */
   onConnectionDrain?: (socket: net.Socket) => void;
+  /** Hears a failed upgrade, a drain that ended at its timeout, an inherited socket nothing claimed: `console`, pino, or false. Default: stderr. */
+  logger?: Logger | false;
 }
 
 type Phase = 'idle' | 'listening' | 'draining' | 'closed';
@@ -116,13 +118,18 @@ export class GracefulServer extends EventEmitter {
     this.#autoReady = options.autoReady ?? true;
     this.#exit = options.exit ?? true;
     this.server = server;
-    this.upgrader = Upgrader.shared({ upgradeTimeout: options.upgradeTimeout, pidFile: options.pidFile });
+    const logger = resolveLogger('options.logger', options.logger);
+    this.upgrader = Upgrader.shared({ upgradeTimeout: options.upgradeTimeout, pidFile: options.pidFile, logger: options.logger });
     this.#drainer = new ServerDrainer(server, {
       onUpgraded: options.onUpgradedConnection,
       onConnectionDrain: options.onConnectionDrain,
     });
     this.#drainer.on('draining', (stats) => this.emit('draining', { pid: process.pid, ...stats }));
-    this.#drainer.on('hammer', (info) => this.emit('hammer', { pid: process.pid, ...info }));
+    this.#drainer.on('hammer', (info) => {
+      logger.warn(`drain: ${info.destroyed} connection(s) still open after the drain timeout (${this.drainTimeout} ms) or a second stop signal: destroyed`);
+      this.emit('hammer', { pid: process.pid, ...info });
+    });
+    this.#drainer.on('draining', (stats) => this.upgrader.notifyDraining(stats.connections));
     let spawnedAt = 0;
     this.upgrader.on('spawned', ({ pid }: { pid: number }) => {
       spawnedAt = Date.now();

@@ -2,7 +2,7 @@ import type * as dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
-import { HandoverError, invalidType, invalidValue } from '../core';
+import { HandoverError, invalidType, invalidValue, type Logger, resolveLogger } from '../core';
 import { native } from '../native';
 import { checkFdName, monotonicUsec, parseListenArgs, reclaimPidFile, takeInheritedFds, Upstream, writePidFile } from '../protocol';
 import { bindOnFd, listenOnFd } from './adopt';
@@ -25,6 +25,12 @@ export interface UpgraderOptions {
   pidFile?: string;
   /** Receives one line per step; default: none (listen to the events instead). */
   log?: (line: string) => void;
+  /**
+   * Hears what an operator must know although nothing threw: a failed
+   * upgrade, an inherited fd that nothing claimed (closed at ready()).
+   * `console`, a pino logger, or false; default: a line on stderr.
+   */
+  logger?: Logger | false;
 }
 
 type State = 'starting' | 'ready' | 'upgrading' | 'upgraded' | 'stopped';
@@ -65,6 +71,7 @@ export class Upgrader extends EventEmitter {
   #inheritanceError: HandoverError | undefined;
   #entry: EntryPoint;
   #log: (line: string) => void;
+  #logger: Logger;
   #fds: FdRegistry;
   #notifySocket: string | undefined;
   #upstream: Upstream;
@@ -84,6 +91,7 @@ export class Upgrader extends EventEmitter {
     native('Upgrader');
     this.upgradeTimeout = options.upgradeTimeout ?? DEFAULT_UPGRADE_TIMEOUT;
     this.#log = options.log ?? (() => {});
+    this.#logger = resolveLogger('options.logger', options.logger);
     this.#entry = captureEntryPoint();
     this.pidFile = options.pidFile === undefined ? undefined : isAbsolute(options.pidFile) ? options.pidFile : resolve(this.#entry.cwd, options.pidFile);
 
@@ -217,7 +225,10 @@ export class Upgrader extends EventEmitter {
 
   async #ready(): Promise<void> {
     if (this.#state === 'stopped') throw new HandoverError('ERR_STOPPED', 'ready() after stop()');
-    this.#fds.closeUnclaimed(this.#log);
+    this.#fds.closeUnclaimed((line) => {
+      this.#log(line);
+      this.#logger.warn(`${line}: no listen() or file() of this generation asked for it`);
+    });
     if (this.pidFile) writePidFile(this.pidFile);
     this.#state = 'ready';
     await announceReady({ parentPid: this.parentPid, notifySocket: this.#notifySocket }, this.#parentAlive, this.#upstream, this.#log);
@@ -255,6 +266,7 @@ export class Upgrader extends EventEmitter {
       },
       (err: HandoverError) => {
         if (this.#state === 'upgrading') this.#state = 'ready';
+        if (err.code !== 'ERR_STOPPED') this.#logger.error(`upgrade failed: ${err.message}; this generation goes on serving`);
         this.emit('upgrade-failed', err);
         throw err;
       },
@@ -313,6 +325,14 @@ export class Upgrader extends EventEmitter {
     this.#upstream.send({ STOPPING: 1 });
   }
 
+  /**
+   * Tells the supervisor (or systemd, which ignores it) how many connections
+   * this generation still drains: `X_HANDOVER_DRAINING=n`, for its metrics.
+   */
+  notifyDraining(connections: number): void {
+    this.#upstream.send({ X_HANDOVER_DRAINING: connections });
+  }
+
   #checkOpen(what: string): void {
     if (this.#state === 'stopped') throw new HandoverError('ERR_STOPPED', `${what}() after stop()`);
   }
@@ -344,6 +364,7 @@ function checkOptions(options: UpgraderOptions): void {
     invalidType('options.pidFile', 'a non-empty string', options.pidFile);
   }
   if (options.log !== undefined && typeof options.log !== 'function') invalidType('options.log', 'a function', options.log);
+  resolveLogger('options.logger', options.logger);
 }
 
 // Why upgrade() cannot start now, or undefined when it can.

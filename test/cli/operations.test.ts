@@ -173,7 +173,8 @@ describe('logs, metrics, probes', () => {
     const res = await fetch(`http://127.0.0.1:${port}/metrics`);
     expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
     const families = parsePrometheusTextFormat(await res.text());
-    const family = (name: string) => families.find((f: { name: string }) => f.name === name);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const family = (name: string): any => families.find((f) => f.name === name);
     expect(family('handover_reloads_total')).toMatchObject({ type: 'COUNTER', metrics: [{ labels: { result: 'success' }, value: '1' }, { labels: { result: 'failure' }, value: '0' }] });
     expect(family('handover_reload_duration_seconds')).toMatchObject({ type: 'HISTOGRAM', metrics: [{ count: '1' }] });
     expect(family('handover_generations').metrics.find((m: { labels: { state: string } }) => m.labels.state === 'serving').value).toBe('1');
