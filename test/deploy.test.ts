@@ -95,7 +95,9 @@ describe('systemd units', () => {
     mkdirSync(join(dir, 'run')); // RuntimeDirectory=
     const systemd = new NotifyListener(join(dir, 'notify.sock'));
     const messages: NotifyMessage[] = [];
-    systemd.on('message', (m: NotifyMessage) => messages.push(m));
+    const stored: NotifyMessage[] = [];
+    // FDSTORE=1 (FileDescriptorStoreMax=): this listener closes the fds it carries.
+    systemd.on('message', (m: NotifyMessage) => (m.fields.get('FDSTORE') === '1' ? stored : messages).push(m));
     try {
       const netns = new Netns();
       const exec = serviceKey(unit, 'ExecStart')!.split(/\s+/);
@@ -130,6 +132,10 @@ describe('systemd units', () => {
       expect(success).toContain(status.code);
       expect(Object.fromEntries(messages.at(-1)!.fields)).toMatchObject({ STOPPING: '1' });
       expect(new Set(messages.map((m) => m.pid))).toEqual(new Set([run.pid])); // NotifyAccess=main is enough
+      // The unit keeps a fd store exactly when handover stores its socket there (none to store under socket activation).
+      const store = Number(serviceKey(unit, 'FileDescriptorStoreMax') ?? 0);
+      expect(stored.map((m) => Object.fromEntries(m.fields))).toEqual(store > 0 && name !== 'myapp-activated.service' ? [{ FDSTORE: '1', FDNAME: 'unknown', FDPOLL: '0' }] : []);
+      if (store > 0) expect(serviceKey(unit, 'ExecStart')).toMatch(/--fd-store (yes|auto)/);
     } finally {
       systemd.close();
     }
@@ -173,7 +179,6 @@ describe('Docker', () => {
     expect(parseRun([...entrypoint.slice(3), ...cmd])).toMatchObject({ command: 'node', args: ['server.js'], listen: [{ kind: 'tcp', port: 8080 }] });
     expect(cmd[0]).toBe('--'); // CMD leaves room for options before the app
     expect(steps.find((s) => s.instruction === 'COPY' && s.args.includes('examples/docker/server.js'))).toBeDefined();
-    expect(readFileSync(APP, 'utf8')).toMatch(/upgradeSignals: false/);
   });
 
   it('the same command line, as PID 1 of a new pid namespace, serves, reloads on SIGHUP and exits 0 on SIGTERM', async () => {
@@ -229,7 +234,7 @@ describe("the README's deploy script (deploy.sh)", () => {
     rmSync(join(dir, 'current'), { recursive: true });
     for (const name of ['good1', 'good2', 'broken']) {
       mkdirSync(join(dir, 'releases', name), { recursive: true });
-      const app = name === 'broken' ? "console.error('broken: missing configuration'); process.exit(1);\n" : `require('handover').listenAndServe(8080, (req, res) => res.end('${name}\\n'), { upgradeSignals: false });\n`;
+      const app = name === 'broken' ? "console.error('broken: missing configuration'); process.exit(1);\n" : `require('handover').listenAndServe(8080, (req, res) => res.end('${name}\\n'));\n`;
       writeFileSync(join(dir, 'releases', name, 'server.js'), app);
     }
     symlinkSync('releases/good1', join(dir, 'current'));

@@ -1,7 +1,8 @@
 /**
  * core: what every layer uses and that uses nothing of handover — the one
  * error class and Node-shaped system errors, signal names and numbers,
- * closing and unlinking without caring whether it is still there.
+ * closing and unlinking without caring whether it is still there, the
+ * process tree (Linux's /proc).
  *
  * May import: node builtins only.
  * @module
@@ -11,3 +12,4 @@ export { signalName, signalNumber } from './signals';
 export { closeQuietly, unlinkQuietly } from './quietly';
 export { version } from './version';
 export { resolveLogger, stderrLogger, type Logger } from './logger';
+export { isSelfOrDescendant, procInfo, type ProcInfo } from './process-tree';

@@ -81,11 +81,14 @@ function checkMs(name: string, value: unknown, fallback: number, allowZero = fal
  * accepting, answers `Connection: close`, sends HTTP/2 GOAWAY, lets in-flight
  * requests finish, destroys what is left after `drainTimeout` — and exits.
  * SIGTERM/SIGINT drain the same way without a successor (shutdown()).
+ * Under the `handover run` supervisor, SIGHUP/SIGUSR2 ask it for a reload
+ * instead (it starts the next generation, of every worker).
  *
  * Events: `upgrading` { pid, newPid }, `upgraded` { pid, newPid, durationMs },
  * `upgrade-failed` (HandoverError), `upgrade-queued` { pid, parentPid, signal }
  * (an upgrade signal arrived while the previous generation still drains: the
- * upgrade starts once it has exited), `draining` { pid, connections, requests },
+ * upgrade starts once it has exited), `reload-requested` { pid, supervisorPid,
+ * signal } (under the supervisor), `draining` { pid, connections, requests },
  * `drained` { pid, durationMs, hammered, ... }, `hammer` { pid, destroyed }, `error`.
  */
 export class GracefulServer extends EventEmitter {
@@ -103,6 +106,7 @@ export class GracefulServer extends EventEmitter {
   #unsubscribeSignals: () => void;
   #upgradeQueued = false;
   #skipShutdownDelay: (() => void) | undefined;
+  #logger: Logger;
 
   constructor(server: net.Server, options: GracefulServerOptions = {}) {
     super();
@@ -119,6 +123,7 @@ export class GracefulServer extends EventEmitter {
     this.#exit = options.exit ?? true;
     this.server = server;
     const logger = resolveLogger('options.logger', options.logger);
+    this.#logger = logger;
     this.upgrader = Upgrader.shared({ upgradeTimeout: options.upgradeTimeout, pidFile: options.pidFile, logger: options.logger });
     this.#drainer = new ServerDrainer(server, {
       onUpgraded: options.onUpgradedConnection,
@@ -231,6 +236,13 @@ export class GracefulServer extends EventEmitter {
   }
 
   #upgradeFromSignal(signal: NodeJS.Signals): void {
+    // Under `handover run` the reload is the supervisor's: it replaces every
+    // worker and keeps each new generation its own child.
+    if (this.upgrader.supervisorPid !== null) {
+      if (this.upgrader.requestReload()) this.emit('reload-requested', { pid: process.pid, supervisorPid: this.upgrader.supervisorPid, signal });
+      else this.#logger.warn(`${signal}: cannot ask the supervisor (pid ${this.upgrader.supervisorPid}) for a reload: it has no notify socket and is not this process's parent; use handover reload`);
+      return;
+    }
     // Failures are reported through 'upgrade-failed'; this generation goes on serving.
     this.upgrade().catch((err: unknown) => {
       if (!(err instanceof HandoverError) || err.code !== 'ERR_PARENT_DRAINING' || this.#upgradeQueued) return;
@@ -263,6 +275,9 @@ export class GracefulServer extends EventEmitter {
   }
 
   #shutdownFromSignal(_signal: NodeJS.Signals, repeated: boolean): void {
+    // The supervisor's death can bring PDEATHSIG (SIGTERM) once per thread of
+    // it: that is one request to stop, not a second.
+    if (repeated && this.upgrader.supervisorGone) return;
     if (repeated) {
       // A second Ctrl-C while draining (or waiting out shutdownDelay): stop at once.
       this.#skipShutdownDelay?.();

@@ -56,6 +56,9 @@ export class Generation extends EventEmitter {
   readonly exited: Promise<ExitStatus>;
   #resolveExited!: (status: ExitStatus) => void;
   #killTimer: NodeJS.Timeout | undefined;
+  /** The signal {@link retire} sent, and the pids it went to (each gets it once). */
+  #stopSignal: NodeJS.Signals | undefined;
+  readonly #signalled = new Set<number>();
 
   /**
    * The worker slot it runs in (HANDOVER_WORKER_ID), and whether there are
@@ -147,8 +150,33 @@ export class Generation extends EventEmitter {
   retire(signal: NodeJS.Signals, timeout: number, log: (line: string) => void, why = 'stopped'): void {
     this.why ??= why;
     this.state = 'stopping';
-    this.signal(signal);
+    this.#stopSignal ??= signal;
+    this.#signalStop();
     this.armKill(signal, timeout, log);
+  }
+
+  /**
+   * Records the successor the app named with MAINPID= (see {@link successor}).
+   * A generation told to stop while it replaced itself stops its successor
+   * too: otherwise the old release would serve on beside the new one.
+   */
+  nameSuccessor(pid: number): void {
+    this.successor = pid;
+    if (this.state === 'stopping') this.#signalStop();
+  }
+
+  // The stop signal, once, to the main process and to a successor it named.
+  #signalStop(): void {
+    if (this.#stopSignal === undefined || !this.alive) return;
+    for (const pid of [this.pid, this.successor]) {
+      if (pid === undefined || this.#signalled.has(pid)) continue;
+      this.#signalled.add(pid);
+      try {
+        process.kill(pid, this.#stopSignal);
+      } catch {
+        // gone already
+      }
+    }
   }
 
   /** The SIGKILL of {@link retire} alone, for a generation that was already signalled. */
@@ -212,6 +240,7 @@ export class Generation extends EventEmitter {
           this.pid = next;
           this.emit('main-pid', { from: pid, to: next, status });
           this.#watch(next);
+          this.#signalStop(); // told to stop meanwhile: so is the successor
           return;
         }
         this.#finish(status);

@@ -36,7 +36,7 @@ export function applyNotification(generation: Generation, message: NotifyMessage
   if (mainPid !== undefined && /^[0-9]+$/.test(mainPid) && Number(mainPid) !== generation.pid) {
     const pid = Number(mainPid);
     if (isSelfOrDescendant(pid, generation.pid)) {
-      generation.successor = pid;
+      generation.nameSuccessor(pid);
       log(`${generation} names pid ${pid} as its main process (MAINPID)`);
     } else {
       log(`${generation} names pid ${pid} as its main process, which is not its descendant: ignored`);

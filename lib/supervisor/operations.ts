@@ -146,7 +146,8 @@ export class Operations {
         if (!['SIGTERM', 'SIGINT', 'SIGQUIT'].includes(signal)) throw new HandoverError('ERR_INVALID_ARG_VALUE', `stop takes SIGTERM, SIGINT or SIGQUIT, not ${String(signal)}`);
         // 'stopped' comes with the exit code just before the socket closes; exited only after.
         const stopped = new Promise<number>((resolveStopped) => supervisor.once('stopped', resolveStopped));
-        void supervisor.stop(signal);
+        if (request.final !== undefined && typeof request.final !== 'boolean') throw new HandoverError('ERR_INVALID_ARG_TYPE', 'stop\'s "final" must be true or false');
+        void supervisor.stop(signal, { final: request.final === true });
         return { exitCode: await stopped };
       }
       case 'scale': {

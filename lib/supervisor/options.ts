@@ -104,6 +104,13 @@ export interface SupervisorOptions {
   health?: string;
   /** ms between a stop signal (when /readyz starts failing) and the drain. Default 0. */
   shutdownDelay?: number;
+  /**
+   * Put the listeners it binds in systemd's fd store (FileDescriptorStoreMax=),
+   * so that they and their queued connections survive the supervisor's own
+   * restart: `auto` (default) when systemd says it keeps one ($FDSTORE,
+   * systemd ≥ 254), `yes` (older systemd), `no`.
+   */
+  fdStore?: 'auto' | 'yes' | 'no';
 }
 
 /** SupervisorOptions with defaults applied. */
@@ -136,12 +143,13 @@ export interface ResolvedOptions {
   metrics: string | undefined;
   health: string | undefined;
   shutdownDelay: number;
+  fdStore: 'auto' | 'yes' | 'no';
 }
 
 const KNOWN = new Set([
   'command', 'args', 'listen', 'inherit', 'pidFile', 'readyTimeout', 'drainTimeout', 'probation', 'restartBackoff',
   'restartBackoffMax', 'restart', 'ready', 'cwd', 'env', 'stdio', 'signals', 'subreaper', 'reap', 'log',
-  'workers', 'reloadParallel', 'maxMemory', 'maxLifetime', 'logFormat', 'control', 'metrics', 'health', 'shutdownDelay',
+  'workers', 'reloadParallel', 'maxMemory', 'maxLifetime', 'logFormat', 'control', 'metrics', 'health', 'shutdownDelay', 'fdStore',
 ]);
 
 /** Most workers a supervisor runs. */
@@ -258,5 +266,6 @@ export function resolveOptions(options: SupervisorOptions): ResolvedOptions {
     metrics: address('metrics', options.metrics),
     health: address('health', options.health),
     shutdownDelay: ms('shutdownDelay', options.shutdownDelay, 0, true),
+    fdStore: oneOf('fdStore', options.fdStore, ['auto', 'yes', 'no'] as const, 'auto'),
   };
 }

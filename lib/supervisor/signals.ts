@@ -1,5 +1,6 @@
 import type { Generation } from './generation';
 import type { Log } from './log';
+import { RELOAD_REQUEST_FIELD } from '../protocol';
 import { FORWARDED_SIGNALS, STOP_SIGNALS } from './options';
 
 const JOB_CONTROL_SIGNALS: readonly NodeJS.Signals[] = ['SIGTSTP', 'SIGCONT'];
@@ -55,6 +56,22 @@ export function installSignals(supervisor: Signalled, stop: (signal: NodeJS.Sign
     for (const [signal, handler] of handlers) process.off(signal, handler);
     handlers.clear();
   };
+}
+
+/**
+ * A generation asked for a reload (`X_HANDOVER_RELOAD=1`: a GracefulServer
+ * under the supervisor turns its own upgrade signals into this request). The
+ * reload is the supervisor's, of every worker, as for SIGHUP; asked by a
+ * generation that does not serve (draining, starting), it is ignored.
+ */
+export function reloadAskedBy(supervisor: Signalled, generation: Generation): void {
+  const log = supervisor.options.log;
+  if (supervisor.phase !== 'running' || generation.state !== 'serving') {
+    log(`${generation} asks for a reload (${RELOAD_REQUEST_FIELD}=1) while ${supervisor.phase === 'running' ? generation.state : supervisor.phase}: ignored`);
+    return;
+  }
+  log(`${generation} asks for a reload (${RELOAD_REQUEST_FIELD}=1: the app got an upgrade signal): reload`, { event: 'reload-request', generation: generation.number, worker: generation.slot, generationPid: generation.pid });
+  supervisor.reload().catch(() => {}); // logged and emitted as 'reload-failed'
 }
 
 // Ctrl-Z: the generations run in process groups of their own, so the

@@ -1,14 +1,15 @@
 import { EventEmitter } from 'node:events';
 import { HandoverError } from '../core';
 import type { ExitStatus } from '../native';
-import { type NotifyListener, removePidFile, Upstream, writePidFile } from '../protocol';
+import { type NotifyListener, RELOAD_REQUEST_FIELD, removePidFile, Upstream, writePidFile } from '../protocol';
 import { exitCode, exitHint, startFailureCode, startGeneration, stdioTable } from './exec';
 import { describeExit, Generation, groupExists } from './generation';
 import { closeListeners, openListeners, releaseAll, type OpenedListeners, type SupervisorListener } from './listeners';
+import { StoredListeners } from './fd-store';
 import { openNotifySocket } from './notify';
 import { resolveOptions, type ResolvedOptions, type SupervisorOptions } from './options';
 import { becomeSubreaper, startReaper, type ZombieReaper } from './reaper';
-import { installSignals } from './signals';
+import { installSignals, reloadAskedBy } from './signals';
 import type { Log } from './log';
 import { Pool } from './pool';
 import { Operations } from './operations';
@@ -75,6 +76,7 @@ export class Supervisor extends EventEmitter {
   #opened: OpenedListeners = { listeners: [], fds: [], paths: [] };
   #stdio: number[] = [0, 1, 2];
   #notify: NotifyListener | null = null;
+  #stored: StoredListeners | null = null;
   #upstream = new Upstream(undefined, () => {});
   #reaper: ZombieReaper | null = null;
   #removeSignals: (() => void) | undefined;
@@ -204,9 +206,12 @@ export class Supervisor extends EventEmitter {
    * have exited. Generations that neither exit nor said STOPPING=1 within
    * `drainTimeout` get SIGKILL (their whole process group). Asked a second
    * time, the signal is forwarded again (a GracefulServer then stops
-   * draining); a third time, every generation gets SIGKILL.
+   * draining); a third time, every generation gets SIGKILL. `final`: the
+   * listeners leave systemd's fd store too (see {@link StoredListeners}),
+   * so their ports close with the supervisor.
    */
-  stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number> {
+  stop(signal: NodeJS.Signals = 'SIGTERM', options: { final?: boolean } = {}): Promise<number> {
+    if (options.final === true) this.#stored = this.#stored?.release(this.#opened, this.#log) ?? null;
     this.#stop(signal);
     return this.#exited;
   }
@@ -231,9 +236,13 @@ export class Supervisor extends EventEmitter {
 
     await openListeners(this.#opened, o.listen, o.inherit, this.#log, (listener) => this.emit('listening', listener));
     if (this.#opened.listeners.length === 0) this.#log('no listeners: the generations get no LISTEN_FDS');
+    this.#stored = StoredListeners.store(this.#opened, o.fdStore, this.#upstream.socket, process.env, this.#log);
 
     if (o.ready === 'notify') {
-      this.#notify = openNotifySocket(() => this.#pool.generations, this.#log, (generation, message) => this.emit('message', { generation, message }));
+      this.#notify = openNotifySocket(() => this.#pool.generations, this.#log, (generation, message) => {
+        this.emit('message', { generation, message });
+        if (message.fields.get(RELOAD_REQUEST_FIELD) === '1') reloadAskedBy(this, generation);
+      });
     }
     if (o.pidFile) {
       writePidFile(o.pidFile);

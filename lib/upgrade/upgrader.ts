@@ -4,12 +4,14 @@ import * as net from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { HandoverError, invalidType, invalidValue, type Logger, resolveLogger } from '../core';
 import { native } from '../native';
-import { checkFdName, monotonicUsec, parseListenArgs, reclaimPidFile, takeInheritedFds, Upstream, writePidFile } from '../protocol';
+import { checkFdName, parseListenArgs, takeInheritedFds, Upstream, writePidFile } from '../protocol';
 import { bindOnFd, listenOnFd } from './adopt';
 import { captureEntryPoint, entryPointWarning, type EntryPoint } from './entry-point';
-import { NextGeneration } from './next-generation';
-import { announceReady, PARENT_PID_ENV, takeParentage, watchExit } from './readiness';
+import type { NextGeneration } from './next-generation';
+import { announceReady, PARENT_PID_ENV, takeParentage } from './readiness';
 import { FdRegistry } from './registry';
+import { ParentLink, SupervisorLink } from './lineage';
+import { upgradeStep } from './upgrade-step';
 
 export { FAILED_CHILD_GRACE } from './next-generation';
 export { listenOnFd } from './adopt';
@@ -66,6 +68,8 @@ export class Upgrader extends EventEmitter {
   readonly pidFile: string | undefined;
   /** The previous generation's pid when this process was started by one (alive or not), else null. */
   readonly parentPid: number | null;
+  /** The pid of the `handover run` supervisor this generation runs under (HANDOVER_SUPERVISOR_PID), else null. */
+  readonly supervisorPid: number | null;
 
   #state: State = 'starting';
   #inheritanceError: HandoverError | undefined;
@@ -76,11 +80,11 @@ export class Upgrader extends EventEmitter {
   #notifySocket: string | undefined;
   #upstream: Upstream;
   #readyPromise: Promise<void> | undefined;
-  #parentExit: Promise<void> | undefined;
-  #parentAlive = false;
+  #parent: ParentLink | null = null;
   #exited: Promise<void>;
   #resolveExited!: () => void;
   #next: NextGeneration | undefined;
+  #supervisor: SupervisorLink | null = null;
 
   constructor(options: UpgraderOptions = {}) {
     super();
@@ -98,6 +102,7 @@ export class Upgrader extends EventEmitter {
     // Protocol variables are consumed here, once, and never reach the app's children.
     const parentage = takeParentage(process.env);
     this.parentPid = parentage.parentPid;
+    this.supervisorPid = parentage.supervisorPid;
     this.#notifySocket = parentage.notifySocket;
     this.#upstream = new Upstream(parentage.upstream, (err, socket) => this.#warn(`could not notify systemd at ${socket}: ${err.message}`));
     if (parentage.ignored !== undefined) {
@@ -113,12 +118,10 @@ export class Upgrader extends EventEmitter {
     if (inheritance.error) process.nextTick(() => this.#warn(`ignoring inherited fds: ${inheritance.error?.message}`));
     else if (inheritance.fds.length > 0) this.#log(`inherited ${inheritance.fds.length} fd(s): ${inheritance.fds.map((f) => `${f.fd}=${f.name}`).join(' ')}`);
 
-    if (this.parentPid !== null) {
-      // Started by a previous generation that may have died since (SIGKILL,
-      // OOM): then we were reparented, and its pid may already be another
-      // process's. Nobody is draining, and nobody will relay our readiness.
-      if (this.parentPid === process.ppid) this.#watchParent(this.parentPid);
-      else this.#log(`the previous generation (pid ${this.parentPid}) exited before this one started`);
+    if (this.parentPid !== null) this.#parent = new ParentLink(this.parentPid, this.#log, () => this.emit('parent-exited', { pid: this.parentPid }));
+    if (this.supervisorPid !== null) {
+      this.#supervisor = new SupervisorLink(this.supervisorPid, this.#upstream);
+      this.#supervisor.watch(this.parentPid !== null, this.#logger, () => this.emit('supervisor-exited', { pid: this.supervisorPid }));
     }
 
     const warning = entryPointWarning(this.#entry);
@@ -231,7 +234,7 @@ export class Upgrader extends EventEmitter {
     });
     if (this.pidFile) writePidFile(this.pidFile);
     this.#state = 'ready';
-    await announceReady({ parentPid: this.parentPid, notifySocket: this.#notifySocket }, this.#parentAlive, this.#upstream, this.#log);
+    await announceReady({ parentPid: this.parentPid, notifySocket: this.#notifySocket }, this.#parent?.alive ?? false, this.#upstream, this.#log);
     this.emit('ready');
   }
 
@@ -241,7 +244,7 @@ export class Upgrader extends EventEmitter {
    * or kqueue (macOS), opened at start-up while the parent was surely alive.
    */
   waitForParent(): Promise<void> {
-    return this.#parentExit ?? Promise.resolve();
+    return this.#parent?.exited ?? Promise.resolve();
   }
 
   /**
@@ -252,7 +255,7 @@ export class Upgrader extends EventEmitter {
    * generation goes on serving as before.
    */
   upgrade(): Promise<void> {
-    const refused = refusal(this.#state, this.#parentAlive ? this.parentPid : null);
+    const refused = refusal(this.#state, this.#parent?.alive ? this.parentPid : null);
     if (refused) return Promise.reject(refused);
     this.#state = 'upgrading';
     return this.#upgrade().then(
@@ -274,26 +277,13 @@ export class Upgrader extends EventEmitter {
   }
 
   async #upgrade(): Promise<number> {
-    const started = Date.now();
-    this.#upstream.send({ RELOADING: 1, MONOTONIC_USEC: monotonicUsec().toString() });
+    const spawned = (next: NextGeneration) => {
+      this.#next = next;
+      this.emit('spawned', { pid: next.pid });
+    };
     try {
-      this.#next = new NextGeneration({ entry: { ...this.#entry }, files: this.#fds.passed, upstream: this.#upstream.socket, timeout: this.upgradeTimeout, log: this.#log });
-      this.emit('spawned', { pid: this.#next.pid });
-      const pid = await this.#next.ready;
-      this.#log(`generation ${pid} is ready after ${Date.now() - started} ms`);
-      this.#upstream.send({ MAINPID: pid, READY: 1 });
-      return pid;
-    } catch (err) {
-      // Its child may have written its pid there just before it was killed.
-      if (this.pidFile) {
-        try {
-          reclaimPidFile(this.pidFile);
-        } catch (pidErr) {
-          this.#warn(`could not rewrite the PID file ${this.pidFile}: ${(pidErr as Error).message}`);
-        }
-      }
-      this.#upstream.send({ READY: 1, STATUS: `upgrade failed: ${(err as Error).message}` });
-      throw err;
+      const files = this.#fds.passed;
+      return await upgradeStep({ entry: { ...this.#entry }, files, timeout: this.upgradeTimeout, supervisorPid: this.supervisorPid, upstream: this.#upstream, pidFile: this.pidFile, log: this.#log, warn: (m) => this.#warn(m), spawned });
     } finally {
       this.#next = undefined;
     }
@@ -333,6 +323,21 @@ export class Upgrader extends EventEmitter {
     this.#upstream.send({ X_HANDOVER_DRAINING: connections });
   }
 
+  /**
+   * Under a `handover run` supervisor: asks it for a reload, which replaces
+   * every worker as `handover reload` does (see {@link SupervisorLink}) —
+   * what a GracefulServer does with its upgrade signals there. False when
+   * there is no supervisor to ask.
+   */
+  requestReload(): boolean {
+    return this.#state !== 'stopped' && this.#supervisor !== null && this.#supervisor.requestReload();
+  }
+
+  /** True when this generation ran under a supervisor that has exited since (see {@link SupervisorLink.gone}). */
+  get supervisorGone(): boolean {
+    return this.#supervisor?.gone ?? false;
+  }
+
   #checkOpen(what: string): void {
     if (this.#state === 'stopped') throw new HandoverError('ERR_STOPPED', `${what}() after stop()`);
   }
@@ -344,14 +349,6 @@ export class Upgrader extends EventEmitter {
     this.#log(message);
     if (this.listenerCount('warning') > 0) this.emit('warning', message);
     else process.emitWarning(message, 'HandoverWarning');
-  }
-
-  #watchParent(pid: number): void {
-    this.#parentAlive = true;
-    this.#parentExit = watchExit(pid).then(() => {
-      this.#parentAlive = false;
-      this.emit('parent-exited', { pid });
-    });
   }
 }
 

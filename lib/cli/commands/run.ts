@@ -213,6 +213,20 @@ export const RUN_OPTIONS: readonly OptionSpec<RunOptions>[] = [
     apply: duration('shutdownDelay'),
   },
   {
+    name: '--fd-store',
+    value: 'WHEN',
+    help: [
+      "auto (default), yes or no: put the listeners in systemd's fd",
+      'store (FileDescriptorStoreMax=), so that they and their queued',
+      "connections survive the supervisor's own crash or restart.",
+      'auto: when systemd (254 and later) sets $FDSTORE; yes for older.',
+    ],
+    apply(o, value, name) {
+      if (value !== 'auto' && value !== 'yes' && value !== 'no') throw new UsageError(`${name} must be auto, yes or no, not ${JSON.stringify(value)}`);
+      o.fdStore = value;
+    },
+  },
+  {
     name: '--config',
     value: 'FILE',
     help: [

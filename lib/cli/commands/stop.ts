@@ -6,6 +6,7 @@ import { checkTarget, processStartMs, signalProblem, type Target, TARGET_OPTIONS
 /** `handover stop`'s options. */
 export interface StopCommand extends Target {
   timeout: number;
+  final: boolean;
 }
 
 export const STOP_OPTIONS: readonly OptionSpec<StopCommand>[] = [
@@ -18,10 +19,21 @@ export const STOP_OPTIONS: readonly OptionSpec<StopCommand>[] = [
       s.timeout = parseDuration(name, value);
     },
   },
+  {
+    name: '--final',
+    help: [
+      "Also remove the listeners from systemd's fd store, so that the",
+      'ports close (a stop that systemd does not follow with a start,',
+      'under FileDescriptorStorePreserve=yes).',
+    ],
+    apply(s) {
+      s.final = true;
+    },
+  },
 ];
 
 export function parseStop(argv: readonly string[]): StopCommand | 'help' {
-  const command: StopCommand = { timeout: 0 };
+  const command: StopCommand = { timeout: 0, final: false };
   const { rest, help } = parseOptions(argv, STOP_OPTIONS, command, 'stop');
   if (help) return 'help';
   if (rest !== undefined) throw new UsageError(`unexpected ${JSON.stringify(rest.join(' ') || '--')} for stop`);
@@ -36,7 +48,7 @@ export function parseStop(argv: readonly string[]): StopCommand | 'help' {
  */
 export async function stop(command: StopCommand, err: (text: string) => void): Promise<number> {
   const path = targetControlPath(command);
-  const asked = path === null ? { absent: 'no control socket to ask' } : await askControl(path, { command: 'stop' }, command.timeout);
+  const asked = path === null ? { absent: 'no control socket to ask' } : await askControl(path, { command: 'stop', ...(command.final ? { final: true } : {}) }, command.timeout);
   if ('timeout' in asked) {
     err(`handover: stop: the supervisor did not exit within ${command.timeout} ms\n`);
     return 1;
@@ -49,6 +61,10 @@ export async function stop(command: StopCommand, err: (text: string) => void): P
     const code = (asked.reply.result as { exitCode: number }).exitCode;
     err(`handover: stopped: the supervisor exited with code ${code}\n`);
     return code;
+  }
+  if (command.final) {
+    err(`handover: stop --final: ${asked.absent}; only the control socket can ask the supervisor to empty systemd's fd store (nothing was stopped)\n`);
+    return 1;
   }
   let pid: number;
   try {
