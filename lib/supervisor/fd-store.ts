@@ -2,6 +2,13 @@ import { type FdStoreSetting, fdStoreEnabled, removeStoredFds, storeFds } from '
 import type { Log } from './log';
 import type { OpenedListeners } from './listeners';
 
+/** {@link StoredListeners} as carried across a re-exec of the supervisor. */
+export interface StoredState {
+  socket: string;
+  names: string[];
+  paths: string[];
+}
+
 /**
  * The listeners this supervisor put in systemd's fd store: after a crash
  * of the supervisor or a `systemctl restart`, systemd passes them to the
@@ -37,6 +44,15 @@ export class StoredListeners {
     opened.paths = opened.paths.filter((path) => !paths.includes(path));
     log(`stored ${own.map((l) => `${l.text} (${l.name})`).join(', ')} in systemd's fd store (FDSTORE=1): they outlive a restart of the supervisor`, { event: 'fd-store', count: own.length });
     return new StoredListeners(notifySocket!, own.map((l) => l.name), paths);
+  }
+
+  /** What the re-exec'd image restores with {@link restore}. */
+  snapshot(): StoredState {
+    return { socket: this.#socket, names: [...this.#names], paths: [...this.#paths] };
+  }
+
+  static restore(state: StoredState): StoredListeners {
+    return new StoredListeners(state.socket, [...state.names], [...state.paths]);
   }
 
   /** A final stop: systemd closes its copies (FDSTOREREMOVE=1), and the Unix socket paths go at exit. Returns null: nothing is stored any more. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HandoverError } from '../core';
+import { HandoverError, unlinkQuietly } from '../core';
 import { NotifyListener, type NotifyMessage } from '../protocol';
 import type { Generation } from './generation';
 import { isSelfOrDescendant } from './proc';
@@ -74,13 +74,15 @@ export function oneLine(text: string): string {
  * belongs to, and passed to `onMessage`; anything else is ignored and logged.
  * Linux only: elsewhere datagrams carry no sender pid (ERR_NOT_SUPPORTED).
  */
-export function openNotifySocket(generations: () => Iterable<Generation>, log: (line: string) => void, onMessage: (generation: Generation, message: NotifyMessage) => void): NotifyListener {
+export function openNotifySocket(generations: () => Iterable<Generation>, log: (line: string) => void, onMessage: (generation: Generation, message: NotifyMessage) => void, address?: string): NotifyListener {
   // The supervisor accepts READY=1 from a generation or its descendants
   // (systemd-notify), which needs the kernel to name every sender.
   if (process.platform !== 'linux') {
     throw new HandoverError('ERR_NOT_SUPPORTED', `readiness over NOTIFY_SOCKET needs sender credentials, which ${process.platform} does not give: use ready: 'exec' (--ready exec)`);
   }
-  const listener = new NotifyListener(notifyAddress());
+  // `address`: the one the generations already have (a re-exec'd supervisor binds it again).
+  if (address !== undefined && !address.startsWith('@')) unlinkQuietly(address);
+  const listener = new NotifyListener(address ?? notifyAddress());
   listener.on('message', (message: NotifyMessage) => {
     const generation = senderOf(message.pid, generations());
     if (generation === null) {

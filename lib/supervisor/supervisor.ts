@@ -1,14 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { HandoverError } from '../core';
 import type { ExitStatus } from '../native';
-import { type NotifyListener, RELOAD_REQUEST_FIELD, removePidFile, Upstream, writePidFile } from '../protocol';
-import { exitCode, exitHint, startFailureCode, startGeneration, stdioTable } from './exec';
+import { RELOAD_REQUEST_FIELD } from '../protocol';
+import { exitCode, exitHint, startFailureCode, startGeneration } from './exec';
 import { describeExit, Generation, groupExists } from './generation';
-import { closeListeners, openListeners, releaseAll, type OpenedListeners, type SupervisorListener } from './listeners';
-import { StoredListeners } from './fd-store';
-import { openNotifySocket } from './notify';
+import type { SupervisorListener } from './listeners';
 import { resolveOptions, type ResolvedOptions, type SupervisorOptions } from './options';
-import { becomeSubreaper, startReaper, type ZombieReaper } from './reaper';
+import { startReaper, type ZombieReaper } from './reaper';
+import { Resources, type ResourceState } from './resources';
 import { installSignals, reloadAskedBy } from './signals';
 import type { Log } from './log';
 import { Pool } from './pool';
@@ -73,11 +72,7 @@ export class Supervisor extends EventEmitter {
   readonly options: ResolvedOptions;
   #log: Log;
   #phase: Phase = 'new';
-  #opened: OpenedListeners = { listeners: [], fds: [], paths: [] };
-  #stdio: number[] = [0, 1, 2];
-  #notify: NotifyListener | null = null;
-  #stored: StoredListeners | null = null;
-  #upstream = new Upstream(undefined, () => {});
+  readonly #res: Resources;
   #reaper: ZombieReaper | null = null;
   #removeSignals: (() => void) | undefined;
   #pool: Pool;
@@ -92,7 +87,6 @@ export class Supervisor extends EventEmitter {
   #stopRequests = 0;
   #lastStatus: ExitStatus | undefined;
   #failedStartCode: number | undefined;
-  #pidFileWritten = false;
   #exited: Promise<number>;
   #resolveExited!: (code: number) => void;
 
@@ -100,6 +94,7 @@ export class Supervisor extends EventEmitter {
     super();
     this.options = resolveOptions(options);
     this.#log = this.options.log;
+    this.#res = new Resources(this.options, this.#log);
     this.#exited = new Promise((resolveExited) => (this.#resolveExited = resolveExited));
     this.#pool = this.#makePool();
     this.#recycler = new Recycler(this.#pool, this.options);
@@ -109,7 +104,7 @@ export class Supervisor extends EventEmitter {
       source: () => ({
         startedAt: this.#startedAt,
         state: this.#phase === 'new' ? 'starting' : this.#phase === 'running' ? (this.#delayingStop ? 'stopping' : this.#pool.rolling ? 'reloading' : 'serving') : 'stopping',
-        listeners: this.#opened.listeners,
+        listeners: this.#res.opened.listeners,
         slots: this.#pool.slots,
         generations: this.#pool.generations,
       }),
@@ -134,7 +129,7 @@ export class Supervisor extends EventEmitter {
 
   /** The sockets (and other fds) passed to every generation, in fd order from 3. */
   get sockets(): readonly SupervisorListener[] {
-    return this.#opened.listeners;
+    return this.#res.opened.listeners;
   }
 
   /** The serving generation, if any. */
@@ -171,7 +166,7 @@ export class Supervisor extends EventEmitter {
       throw err;
     }
     const first = await this.#pool.start();
-    this.#upstream.send({ READY: 1, MAINPID: process.pid, STATUS: servingStatus(this.#pool) });
+    this.#res.upstream.send({ READY: 1, MAINPID: process.pid, STATUS: servingStatus(this.#pool) });
     this.#recycler.start();
     return first;
   }
@@ -211,7 +206,7 @@ export class Supervisor extends EventEmitter {
    * so their ports close with the supervisor.
    */
   stop(signal: NodeJS.Signals = 'SIGTERM', options: { final?: boolean } = {}): Promise<number> {
-    if (options.final === true) this.#stored = this.#stored?.release(this.#opened, this.#log) ?? null;
+    if (options.final === true) this.#res.stored = this.#res.stored?.release(this.#res.opened, this.#log) ?? null;
     this.#stop(signal);
     return this.#exited;
   }
@@ -223,31 +218,19 @@ export class Supervisor extends EventEmitter {
 
   // --- set-up -------------------------------------------------------------
 
-  async #setUp(): Promise<void> {
+  async #setUp(adopted?: ResourceState): Promise<void> {
     const o = this.options;
-    if (o.subreaper && process.platform === 'linux' && process.pid !== 1 && !becomeSubreaper()) {
-      this.#log('could not become a child subreaper: orphaned grandchildren will go to PID 1');
-    }
-    // Like sd_notify(unset_environment): nothing else in this process, and no
-    // generation, talks to systemd in our name.
-    this.#upstream = new Upstream(process.env.NOTIFY_SOCKET, (err, socket) => this.#log(`could not notify ${socket}: ${err.message}`));
-    delete process.env.NOTIFY_SOCKET;
-    this.#stdio = o.stdio ? [...o.stdio] : stdioTable(this.#opened.fds);
-
-    await openListeners(this.#opened, o.listen, o.inherit, this.#log, (listener) => this.emit('listening', listener));
-    if (this.#opened.listeners.length === 0) this.#log('no listeners: the generations get no LISTEN_FDS');
-    this.#stored = StoredListeners.store(this.#opened, o.fdStore, this.#upstream.socket, process.env, this.#log);
-
-    if (o.ready === 'notify') {
-      this.#notify = openNotifySocket(() => this.#pool.generations, this.#log, (generation, message) => {
-        this.emit('message', { generation, message });
-        if (message.fields.get(RELOAD_REQUEST_FIELD) === '1') reloadAskedBy(this, generation);
-      });
-    }
-    if (o.pidFile) {
-      writePidFile(o.pidFile);
-      this.#pidFileWritten = true;
-    }
+    await this.#res.open(
+      {
+        listening: (listener) => this.emit('listening', listener),
+        generations: () => this.#pool.generations,
+        message: (generation, message) => {
+          this.emit('message', { generation, message });
+          if (message.fields.get(RELOAD_REQUEST_FIELD) === '1') reloadAskedBy(this, generation);
+        },
+      },
+      adopted,
+    );
     if (o.signals) this.#removeSignals = installSignals(this, (signal) => this.#stop(signal));
     if (o.reap && process.platform === 'linux') this.#reaper = startReaper((pid) => this.#pool.generations.some((g) => g.owns(pid)), this.#log, this);
     await this.#operations.open();
@@ -262,7 +245,7 @@ export class Supervisor extends EventEmitter {
         log: this.#log,
         spawn: (slot) => this.#spawn(slot),
         running: () => this.#phase === 'running',
-        exitHint: (status) => exitHint(status, this.#opened.listeners),
+        exitHint: (status) => exitHint(status, this.#res.opened.listeners),
         upcoming: () => `generation ${this.#count + 1}`,
       },
       this.options.workers,
@@ -270,7 +253,7 @@ export class Supervisor extends EventEmitter {
     );
     relay(pool, {
       events: this,
-      upstream: { send: (fields) => this.#upstream.send(fields) },
+      upstream: { send: (fields) => this.#res.upstream.send(fields) },
       log: this.#log,
       running: () => this.#phase === 'running',
       startFailed: (err) => {
@@ -287,7 +270,7 @@ export class Supervisor extends EventEmitter {
   #spawn(slot: Slot): Generation {
     const o = this.options;
     const number = this.#count + 1;
-    const pid = startGeneration(o, number, this.#stdio, this.#opened.listeners, this.#notify?.path, { slot: slot.id, workers: this.#pool.slots.length });
+    const pid = startGeneration(o, number, this.#res.stdio, this.#res.opened.listeners, this.#res.notify?.path, { slot: slot.id, workers: this.#pool.slots.length });
     this.#count = number;
     const generation = Generation.started(number, pid, slot.id, o.workers > 1 || this.#pool.slots.length > 1, [o.command, ...o.args], this.#log);
     this.#groups.add(generation);
@@ -325,14 +308,14 @@ export class Supervisor extends EventEmitter {
     const live = this.#pool.generations;
     if (this.#phase === 'running') {
       this.#phase = 'stopping';
-      this.#upstream.send({ STOPPING: 1, STATUS: 'stopping' });
+      this.#res.upstream.send({ STOPPING: 1, STATUS: 'stopping' });
       if (signal !== null) {
         this.#log(live.length > 0 ? `${signal}: stopping; forwarding ${signal} to ${live.join(', ')}` : `${signal}: stopping`);
       } else if (live.length > 0) {
         this.#log(`stopping; SIGTERM to ${live.join(', ')}`);
       }
       this.#pool.stop(signal ?? 'SIGTERM', signal ?? 'the app exited');
-      closeListeners(this.#opened);
+      this.#res.closeListeners();
     } else if (signal !== null && this.#stopRequests === 2) {
       this.#log(`${signal} again: forwarding it again to ${live.join(', ') || 'nobody'}`);
       for (const generation of live) generation.signal(signal);
@@ -357,10 +340,7 @@ export class Supervisor extends EventEmitter {
     for (const generation of this.#groups) generation.signalGroup('SIGKILL');
     this.#groups.clear();
     this.#reaper?.stop();
-    this.#notify?.close();
-    this.#notify = null;
-    releaseAll(this.#opened);
-    if (this.#pidFileWritten && this.options.pidFile) removePidFile(this.options.pidFile);
+    this.#res.release();
     this.#log(`exiting with code ${code}`, { event: 'exit', code });
     this.emit('stopped', code);
     // A `stop` asked over the control socket is answered before the process may exit.
