@@ -27,7 +27,8 @@
             "native/socket_listen.cc",
             "native/peer_cred_linux.cc",
             "native/reap.cc",
-            "native/reap_linux.cc"
+            "native/reap_linux.cc",
+            "native/reexec.cc"
           ],
           "ldflags": ["-Wl,-z,nodelete"]
         }],
@@ -50,7 +51,8 @@
             "native/socket_listen.cc",
             "native/peer_cred_darwin.cc",
             "native/reap.cc",
-            "native/reap_darwin.cc"
+            "native/reap_darwin.cc",
+            "native/reexec.cc"
           ],
           "xcode_settings": {
             "GCC_ENABLE_CPP_EXCEPTIONS": "YES",

@@ -12,6 +12,7 @@
 #include "notify.h"
 #include "peer_cred.h"
 #include "reap.h"
+#include "reexec.h"
 #include "socket_listen.h"
 #include "spawn.h"
 
@@ -112,6 +113,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("watchExit", Napi::Function::New(env, WatchExit, "watchExit"));
   exports.Set("notifySend", Napi::Function::New(env, NotifySend, "notifySend"));
   exports.Set("reapPid", Napi::Function::New(env, ReapPid, "reapPid"));
+  exports.Set("reexec", Napi::Function::New(env, Reexec, "reexec"));
   exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper, "setChildSubreaper"));
   InitNotifySocket(env, exports);
   return exports;

@@ -4,6 +4,7 @@ import { SCALE_OPTIONS } from './commands/scale';
 import { STATUS_OPTIONS } from './commands/status';
 import { STOP_OPTIONS } from './commands/stop';
 import { TARGET_OPTIONS } from './commands/target';
+import { UPGRADE_SELF_OPTIONS } from './commands/upgrade-self';
 import { formatOptions } from './options';
 
 /** The text of `handover --help`; the option sections come from the parsers' own tables. */
@@ -16,9 +17,12 @@ Usage:
   handover status --pid-file FILE  what runs, since when, the last reload
   handover stop --pid-file FILE    what SIGTERM does; waits for the exit
   handover scale --workers N --pid-file FILE
+  handover upgrade-self --pid-file FILE
+                                   re-execute the supervisor in place with the
+                                   handover installed now (same pid, same workers)
   handover --help | --version
-  (each of reload, status, stop and scale: --pid-file FILE, --pid PID or
-  --control PATH)
+  (each of reload, status, stop, scale and upgrade-self: --pid-file FILE,
+  --pid PID or --control PATH)
 
 handover run binds the listeners once and keeps them for its whole life. It
 starts COMMAND with them as fds 3, 4, ... and systemd's socket-activation
@@ -32,7 +36,7 @@ Options of run:
 ${formatOptions(RUN_OPTIONS)}
 DUR is a number of seconds or a number with a unit: 500ms, 30s, 2m, 1h.
 
-Options of reload, status, stop and scale:
+Options of reload, status, stop, scale and upgrade-self:
 ${formatOptions(TARGET_OPTIONS)}
 reload:
 ${formatOptions(RELOAD_OPTIONS.slice(TARGET_OPTIONS.length))}
@@ -42,6 +46,8 @@ stop:
 ${formatOptions(STOP_OPTIONS.slice(TARGET_OPTIONS.length))}
 scale:
 ${formatOptions(SCALE_OPTIONS.slice(TARGET_OPTIONS.length))}
+upgrade-self:
+${formatOptions(UPGRADE_SELF_OPTIONS.slice(TARGET_OPTIONS.length))}
 Without a control socket (an older supervisor), reload and stop send the
 signal instead and say so; they then cannot report the outcome.
 
@@ -72,8 +78,9 @@ Every step is logged in one line to stderr.
 Exit codes: run: the app's status; 127 or 126 when COMMAND cannot be found or
 executed; 1 when handover cannot start (e.g. the address is in use) or the
 first generation never became ready. reload: 0 once the new release serves,
-1 when it was rolled back. stop: the supervisor's exit status. 2 for a
-mistake on the command line.
+1 when it was rolled back. stop: the supervisor's exit status. upgrade-self:
+0 once the new image supervises, 1 when its pre-flight failed (nothing
+changed). 2 for a mistake on the command line.
 
 Examples:
   handover run --listen 8080 -- node server.js

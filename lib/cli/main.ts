@@ -1,10 +1,12 @@
 import { version } from '../core';
 import type { SupervisorOptions } from '../supervisor';
 import { parseReload, reload, type ReloadCommand } from './commands/reload';
-import { parseRunArgs, run, runOptions, type ParsedRun } from './commands/run';
+import { parseRunArgs, runOptions, type ParsedRun } from './commands/run';
+import { run } from './commands/supervise';
 import { parseScale, scale, type ScaleCommand } from './commands/scale';
 import { parseStatus, status, type StatusCommand } from './commands/status';
 import { parseStop, stop, type StopCommand } from './commands/stop';
+import { parseUpgradeSelf, upgradeSelf, type UpgradeSelfCommand } from './commands/upgrade-self';
 import { withConfig } from './config';
 import { helpText } from './help';
 import { UsageError, USAGE_EXIT_CODE } from './usage';
@@ -16,10 +18,11 @@ export type Command =
   | ({ command: 'stop' } & StopCommand)
   | ({ command: 'status' } & StatusCommand)
   | ({ command: 'scale' } & ScaleCommand)
+  | ({ command: 'upgrade-self' } & UpgradeSelfCommand)
   | { command: 'help'; topic?: string }
   | { command: 'version' };
 
-const COMMANDS = 'run, reload, status, stop, scale';
+const COMMANDS = 'run, reload, status, stop, scale, upgrade-self';
 
 /** Parses `handover ...` arguments (without node and the script). Throws {@link UsageError}. */
 export function parseCommandLine(argv: readonly string[]): Command {
@@ -49,6 +52,10 @@ export function parseCommandLine(argv: readonly string[]): Command {
       const parsed = parseScale(rest);
       return parsed === 'help' ? help : { command: 'scale', ...parsed };
     }
+    case 'upgrade-self': {
+      const parsed = parseUpgradeSelf(rest);
+      return parsed === 'help' ? help : { command: 'upgrade-self', ...parsed };
+    }
     default:
       throw new UsageError(`unknown command ${JSON.stringify(first)} (commands: ${COMMANDS})`);
   }
@@ -61,16 +68,21 @@ export async function supervisorOptions(parsed: ParsedRun, warn: (message: strin
 
 /**
  * `handover ...`: runs a command line and resolves with the process's exit
- * code. `run` resolves when the supervisor has stopped.
+ * code. `run` resolves when the supervisor has stopped. `io.reexec`: how to
+ * start this very command again (bin/handover.js gives it), which
+ * `handover upgrade-self` needs.
  */
-export async function main(argv: readonly string[] = process.argv.slice(2), io: { out?: (text: string) => void; err?: (text: string) => void } = {}): Promise<number> {
+export async function main(
+  argv: readonly string[] = process.argv.slice(2),
+  io: { out?: (text: string) => void; err?: (text: string) => void; reexec?: SupervisorOptions['reexec'] } = {},
+): Promise<number> {
   const out = io.out ?? ((text: string) => void process.stdout.write(text));
   const err = io.err ?? ((text: string) => void process.stderr.write(text));
   let command: Command;
   let options: SupervisorOptions | undefined;
   try {
     command = parseCommandLine(argv);
-    if (command.command === 'run') options = await supervisorOptions(command.parsed, (message) => err(`handover: config: ${message}\n`));
+    if (command.command === 'run') options = { reexec: io.reexec, ...(await supervisorOptions(command.parsed, (message) => err(`handover: config: ${message}\n`))) };
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     err(`handover: ${e.message}\nTry 'handover --help'.\n`);
@@ -91,6 +103,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
       return status(command, out, err);
     case 'scale':
       return scale(command, err);
+    case 'upgrade-self':
+      return upgradeSelf(command, err);
     case 'run':
       return run(options!, err);
   }

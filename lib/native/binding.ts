@@ -71,6 +71,8 @@ export interface NativeBinding {
   reapPid(pid: number): { code: number | null; signal: number | null } | null;
   /** Who is at the other end of a connected AF_UNIX stream socket (SO_PEERCRED; getpeereid on macOS, pid -1 when unknown). */
   peerCredentials(fd: number): { pid: number; uid: number; gid: number };
+  /** execve(file, argv, envp) keeping `keepFds` open; returns only by throwing. */
+  reexec(file: string, argv: string[], envp: string[], keepFds: number[]): void;
   /** prctl(PR_SET_CHILD_SUBREAPER) (Linux; ENOTSUP elsewhere). */
   setChildSubreaper(on: boolean): void;
 }

@@ -4,13 +4,14 @@ import { delimiter, resolve } from 'node:path';
 import { isatty } from 'node:tty';
 import { HandoverError, signalNumber, systemError } from '../core';
 import { SUPERVISOR_PID_ENV } from '../protocol';
+import { CHECK_STATE_FD_ENV, STATE_FD_ENV } from './image-state';
 import { type ExitStatus, forkExecWithFds } from '../native';
 import type { SupervisorListener } from './listeners';
 import type { ResolvedOptions } from './options';
 
 // Variables of the protocol between generations that must not leak from the
 // supervisor's own environment into a generation's.
-const PROTOCOL_VARIABLES = ['LISTEN_FDS', 'LISTEN_FDNAMES', 'LISTEN_PID', 'NOTIFY_SOCKET', 'HANDOVER_PARENT_PID', 'HANDOVER_NOTIFY_SOCKET', 'HANDOVER_WORKER_ID', 'HANDOVER_WORKERS', 'NODE_APP_INSTANCE', 'FDSTORE', SUPERVISOR_PID_ENV];
+const PROTOCOL_VARIABLES = ['LISTEN_FDS', 'LISTEN_FDNAMES', 'LISTEN_PID', 'NOTIFY_SOCKET', 'HANDOVER_PARENT_PID', 'HANDOVER_NOTIFY_SOCKET', 'HANDOVER_WORKER_ID', 'HANDOVER_WORKERS', 'NODE_APP_INSTANCE', 'FDSTORE', SUPERVISOR_PID_ENV, STATE_FD_ENV, CHECK_STATE_FD_ENV];
 
 /** A generation's worker slot: its id (0...N-1) and how many slots there are. */
 export interface WorkerSlot {

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { readdirSync } from 'node:fs';
 import { isSelfOrDescendant, procInfo } from './proc';
 import { waitPid, type ExitStatus } from '../native';
+import type { GenerationSnapshot } from './image-state';
 
 /**
  * Where a generation is in its life: `starting` until it says READY=1,
@@ -24,7 +25,7 @@ export class Generation extends EventEmitter {
   /** Its process group: the first process led it. */
   readonly pgid: number;
   /** ms since the epoch when it was started. */
-  readonly startedAt = Date.now();
+  readonly startedAt: number;
   /** Its main process: the one started, or the successor it named with MAINPID=. */
   pid: number;
   #state: GenerationState = 'starting';
@@ -56,6 +57,8 @@ export class Generation extends EventEmitter {
   readonly exited: Promise<ExitStatus>;
   #resolveExited!: (status: ExitStatus) => void;
   #killTimer: NodeJS.Timeout | undefined;
+  /** When the SIGKILL of {@link armKill} is due, and after which signal. */
+  #kill: { signal: NodeJS.Signals; at: number } | undefined;
   /** The signal {@link retire} sent, and the pids it went to (each gets it once). */
   #stopSignal: NodeJS.Signals | undefined;
   readonly #signalled = new Set<number>();
@@ -67,13 +70,15 @@ export class Generation extends EventEmitter {
   readonly slot: number;
   readonly #named: boolean;
 
-  constructor(number: number, pid: number, slot = 0, nameSlot = false) {
+  /** `adopted`: a generation started before the supervisor's re-exec, whose main process may be a successor by now. */
+  constructor(number: number, pid: number, slot = 0, nameSlot = false, adopted?: { pgid: number; startedAt: number }) {
     super();
     this.number = number;
     this.slot = slot;
     this.#named = nameSlot;
     this.pid = pid;
-    this.pgid = pid;
+    this.pgid = adopted?.pgid ?? pid;
+    this.startedAt = adopted?.startedAt ?? Date.now();
     this.exited = new Promise((resolveExited) => (this.#resolveExited = resolveExited));
     this.#watch(pid);
   }
@@ -89,6 +94,44 @@ export class Generation extends EventEmitter {
       log(`${label}: pid ${from} exited (${describeExit(status)}) and named pid ${to} its successor (MAINPID): following it`);
     });
     log(`${label} started: pid ${pid}: ${argv.join(' ')}`, { event: 'spawn', generation: number, worker: slot, generationPid: pid });
+    return generation;
+  }
+
+  /** What a re-exec'd supervisor needs to go on supervising it (see {@link adopt}). */
+  snapshot(): GenerationSnapshot {
+    return {
+      number: this.number,
+      pid: this.pid,
+      pgid: this.pgid,
+      slot: this.slot,
+      named: this.#named,
+      state: this.state,
+      since: this.since,
+      startedAt: this.startedAt,
+      readyAt: this.readyAt,
+      why: this.why,
+      announcedStopping: this.announcedStopping,
+      successor: this.successor,
+      drainingConnections: this.drainingConnections,
+      stopSignal: this.#stopSignal,
+      signalled: [...this.#signalled],
+      kill: this.#kill,
+    };
+  }
+
+  /** The generation of `snapshot`, watched from now on; a pending SIGKILL is armed again for the time it had left. */
+  static adopt(snapshot: GenerationSnapshot, log: (line: string) => void): Generation {
+    const generation = new Generation(snapshot.number, snapshot.pid, snapshot.slot, snapshot.named, { pgid: snapshot.pgid, startedAt: snapshot.startedAt });
+    generation.#state = snapshot.state;
+    generation.since = snapshot.since;
+    generation.readyAt = snapshot.readyAt;
+    generation.why = snapshot.why;
+    generation.announcedStopping = snapshot.announcedStopping;
+    generation.successor = snapshot.successor;
+    generation.drainingConnections = snapshot.drainingConnections;
+    generation.#stopSignal = snapshot.stopSignal;
+    for (const pid of snapshot.signalled) generation.#signalled.add(pid);
+    if (snapshot.kill) generation.armKill(snapshot.kill.signal, Math.max(0, snapshot.kill.at - Date.now()), log);
     return generation;
   }
 
@@ -182,6 +225,7 @@ export class Generation extends EventEmitter {
   /** The SIGKILL of {@link retire} alone, for a generation that was already signalled. */
   armKill(signal: NodeJS.Signals, timeout: number, log: (line: string) => void): void {
     if (this.#killTimer !== undefined || !this.alive) return;
+    this.#kill = { signal, at: Date.now() + timeout };
     this.#killTimer = setTimeout(() => {
       if (!this.alive) return;
       if (this.announcedStopping) {

@@ -2,7 +2,8 @@
  * supervisor: the process model of `handover run` — one process, one PID for
  * life, that binds the listeners once and runs the app as a series of
  * generations with the socket-activation protocol: spawning, readiness,
- * probation, retiring, crash back-off, signals, reaping, systemd relay.
+ * probation, retiring, crash back-off, signals, reaping, systemd relay, and
+ * its re-execution in place (upgrade-self) with its state on an fd.
  *
  * May import: core, native, protocol, drain.
  * @module
@@ -31,3 +32,4 @@ export { ZombieReaper, REAP_GRACE_MS, becomeSubreaper, type ZombieReaperOptions 
 export { controlPath, CONTROL_SOCKET, type ControlPlace } from './control-path';
 export { formatStatus, STATUS_SCHEMA, type Status, type StatusGeneration, type StatusReload, type StatusState, type StatusWorker } from './status';
 export { type LogFormat } from './log';
+export { CHECK_STATE_FD_ENV, checkImage, readState, STATE_FD_ENV, STATE_SCHEMA, type SupervisorState } from './image-state';

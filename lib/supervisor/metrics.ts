@@ -12,6 +12,13 @@ const RELOAD_BUCKETS = [0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
  * take a few lines to write; the format is checked by a separate parser in
  * the tests.
  */
+/** What {@link Metrics} counted so far. */
+export interface MetricsState {
+  reloads: { success: number; failure: number };
+  durations: { buckets: number[]; sum: number; count: number };
+  restarts: Record<string, number>;
+}
+
 export class Metrics {
   readonly #reloads = { success: 0, failure: 0 };
   readonly #durations = { buckets: RELOAD_BUCKETS.map(() => 0), sum: 0, count: 0 };
@@ -30,6 +37,17 @@ export class Metrics {
     });
     events.on('crash', (crash: { readyAt?: number }) => this.#count(crash.readyAt === undefined ? 'failed-start' : 'crash'));
     events.on('recycling', ({ kind }: { kind: string }) => this.#count(`recycle-${kind}`));
+  }
+
+  /** The counters, as a re-exec'd supervisor restores them (so that counters never go down). */
+  snapshot(): MetricsState {
+    return { reloads: { ...this.#reloads }, durations: { ...this.#durations, buckets: [...this.#durations.buckets] }, restarts: Object.fromEntries(this.#restarts) };
+  }
+
+  restore(state: MetricsState): void {
+    Object.assign(this.#reloads, state.reloads);
+    if (state.durations.buckets.length === RELOAD_BUCKETS.length) Object.assign(this.#durations, state.durations);
+    for (const [reason, n] of Object.entries(state.restarts)) this.#restarts.set(reason, n);
   }
 
   #count(reason: string): void {

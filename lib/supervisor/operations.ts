@@ -3,10 +3,16 @@ import { HandoverError } from '../core';
 import { parseAddress } from '../protocol';
 import { ControlServer, type ControlRequest } from './control';
 import { controlPath } from './control-path';
-import { Metrics } from './metrics';
+import { Metrics, type MetricsState } from './metrics';
 import type { ResolvedOptions } from './options';
 import { buildStatus, type Status, type StatusReload, type StatusSource } from './status';
 import type { Supervisor } from './supervisor';
+
+/** What {@link Operations} carries across a re-exec of the supervisor. */
+export interface OperationsState {
+  lastReload: StatusReload | null;
+  metrics: MetricsState | null;
+}
 
 /** What the operations face needs from the supervisor: its public API and its state. */
 export interface Operated {
@@ -37,6 +43,16 @@ export class Operations {
     operated.supervisor.on('rolled', ({ error, durationMs }: { error: Error | null; durationMs: number }) => {
       this.#lastReload = { at: new Date().toISOString(), result: error ? 'failure' : 'success', durationMs, reason: error ? error.message : null };
     });
+  }
+
+  /** The last reload and the metrics' counters, for a re-exec'd supervisor. */
+  snapshot(): OperationsState {
+    return { lastReload: this.#lastReload, metrics: this.#metrics?.snapshot() ?? null };
+  }
+
+  restore(state: OperationsState): void {
+    this.#lastReload = state.lastReload;
+    if (state.metrics) this.#metrics?.restore(state.metrics);
   }
 
   /** The supervisor's {@link Status} now. */
@@ -150,6 +166,13 @@ export class Operations {
         void supervisor.stop(signal, { final: request.final === true });
         return { exitCode: await stopped };
       }
+      case 'upgrade-self': {
+        // Answered just before the execve (the new image answers `status`); a failed pre-flight is the error.
+        const execing = new Promise<unknown>((resolveExec) => supervisor.once('upgrading-self', resolveExec));
+        const outcome = supervisor.upgradeSelf();
+        outcome.catch(() => {});
+        return Promise.race([execing, outcome]);
+      }
       case 'scale': {
         const workers = request.workers;
         if (typeof workers !== 'number') throw new HandoverError('ERR_INVALID_ARG_TYPE', 'scale needs "workers": a number');
@@ -157,7 +180,7 @@ export class Operations {
         return { workers };
       }
       default:
-        throw new HandoverError('ERR_INVALID_ARG_VALUE', `unknown command ${JSON.stringify(request.command)} (commands: status, reload, stop, scale)`);
+        throw new HandoverError('ERR_INVALID_ARG_VALUE', `unknown command ${JSON.stringify(request.command)} (commands: status, reload, stop, scale, upgrade-self)`);
     }
   }
 }

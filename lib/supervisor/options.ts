@@ -111,6 +111,12 @@ export interface SupervisorOptions {
    * systemd ≥ 254), `yes` (older systemd), `no`.
    */
   fdStore?: 'auto' | 'yes' | 'no';
+  /**
+   * How to start this very supervisor again, for {@link Supervisor.upgradeSelf}
+   * (`handover upgrade-self`): `handover run` sets it to its own command line.
+   * Without it, upgradeSelf() is ERR_NOT_SUPPORTED.
+   */
+  reexec?: { file: string; args: string[] };
 }
 
 /** SupervisorOptions with defaults applied. */
@@ -144,12 +150,13 @@ export interface ResolvedOptions {
   health: string | undefined;
   shutdownDelay: number;
   fdStore: 'auto' | 'yes' | 'no';
+  reexec: { file: string; args: string[] } | undefined;
 }
 
 const KNOWN = new Set([
   'command', 'args', 'listen', 'inherit', 'pidFile', 'readyTimeout', 'drainTimeout', 'probation', 'restartBackoff',
   'restartBackoffMax', 'restart', 'ready', 'cwd', 'env', 'stdio', 'signals', 'subreaper', 'reap', 'log',
-  'workers', 'reloadParallel', 'maxMemory', 'maxLifetime', 'logFormat', 'control', 'metrics', 'health', 'shutdownDelay', 'fdStore',
+  'workers', 'reloadParallel', 'maxMemory', 'maxLifetime', 'logFormat', 'control', 'metrics', 'health', 'shutdownDelay', 'fdStore', 'reexec',
 ]);
 
 /** Most workers a supervisor runs. */
@@ -267,5 +274,15 @@ export function resolveOptions(options: SupervisorOptions): ResolvedOptions {
     health: address('health', options.health),
     shutdownDelay: ms('shutdownDelay', options.shutdownDelay, 0, true),
     fdStore: oneOf('fdStore', options.fdStore, ['auto', 'yes', 'no'] as const, 'auto'),
+    reexec: reexecCommand(options.reexec),
   };
+}
+
+function reexecCommand(value: unknown): { file: string; args: string[] } | undefined {
+  if (value === undefined) return undefined;
+  const command = value as { file?: unknown; args?: unknown };
+  if (value === null || typeof value !== 'object' || typeof command.file !== 'string' || command.file === '' || !Array.isArray(command.args) || command.args.some((a) => typeof a !== 'string')) {
+    invalidType('options.reexec', 'an object { file: string, args: string[] }', value);
+  }
+  return { file: command.file as string, args: [...(command.args as string[])] };
 }

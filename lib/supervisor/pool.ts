@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { HandoverError } from '../core';
 import type { Generation } from './generation';
+import type { SlotSnapshot } from './image-state';
 import { Slot, type SlotHost } from './slot';
 
 /** Slot events the pool passes on, unchanged, to the supervisor. */
@@ -144,6 +145,51 @@ export class Pool extends EventEmitter {
     }
     this.#host.log(`forwarding ${signal} to ${target}`);
     return target.signal(signal);
+  }
+
+  /** Nothing is being started, replaced or restarted: the state can be handed to a re-exec'd supervisor. */
+  get quiet(): boolean {
+    return this.#roll === null && this.#recycling === null && [...this.slots, ...this.#closing].every((slot) => !slot.busy && !slot.restarting);
+  }
+
+  /** Every slot, removed ones that still drain included, for a re-exec'd supervisor. */
+  snapshot(): SlotSnapshot[] {
+    return [...this.slots, ...this.#closing].map((slot) => slot.snapshot());
+  }
+
+  /** The slots of `snapshots` (instead of those made at construction), each with its generations among `generations`. */
+  adopt(snapshots: readonly SlotSnapshot[], generations: readonly Generation[]): void {
+    this.slots.length = 0;
+    for (const snapshot of snapshots) {
+      const slot = this.#slot(snapshot.id);
+      slot.adopt(snapshot, generations.filter((g) => snapshot.generations.includes(g.number)));
+      if (!snapshot.closing) {
+        this.slots.push(slot);
+      } else if (slot.generations.length > 0) {
+        this.#closing.add(slot);
+        slot.once('empty', () => this.#closing.delete(slot));
+      }
+    }
+  }
+
+  /** The supervisor stops: `signal` (SIGTERM when the app ended by itself) to every generation, logged. */
+  stopAll(signal: NodeJS.Signals | null): void {
+    const live = this.generations;
+    if (signal !== null) this.#host.log(live.length > 0 ? `${signal}: stopping; forwarding ${signal} to ${live.join(', ')}` : `${signal}: stopping`);
+    else if (live.length > 0) this.#host.log(`stopping; SIGTERM to ${live.join(', ')}`);
+    this.stop(signal ?? 'SIGTERM', signal ?? 'the app exited');
+  }
+
+  /** A stop signal asked for the `nth` time: forwarded again the second time (a GracefulServer then stops draining), SIGKILL from the third. */
+  escalate(signal: NodeJS.Signals, nth: number): void {
+    const live = this.generations;
+    if (nth === 2) {
+      this.#host.log(`${signal} again: forwarding it again to ${live.join(', ') || 'nobody'}`);
+      for (const generation of live) generation.signal(signal);
+    } else {
+      this.#host.log(`${signal} a third time: SIGKILL to ${live.join(', ') || 'nobody'}`);
+      for (const generation of live) generation.signalGroup('SIGKILL');
+    }
   }
 
   /** Stops every slot (see {@link Slot.stop}). */

@@ -1,3 +1,4 @@
+import { fstatSync } from 'node:fs';
 import { type NotifyListener, type NotifyMessage, removePidFile, Upstream, writePidFile } from '../protocol';
 import { stdioTable } from './exec';
 import { StoredListeners, type StoredState } from './fd-store';
@@ -93,9 +94,10 @@ export class Resources {
     };
   }
 
-  /** The fds a re-exec must keep open: the listeners. */
+  /** The fds a re-exec must keep open: stdio (Node marks it close-on-exec) and the listeners. */
   get keptFds(): number[] {
-    return this.opened.listeners.map((l) => l.fd);
+    const stdio = [0, 1, 2].filter((fd) => isOpen(fd));
+    return [...stdio, ...this.opened.listeners.map((l) => l.fd)];
   }
 
   /** Stopping: no generation will be started any more (see {@link closeListeners}). */
@@ -109,5 +111,14 @@ export class Resources {
     this.notify = null;
     releaseAll(this.opened);
     if (this.#pidFileWritten && this.#options.pidFile) removePidFile(this.#options.pidFile);
+  }
+}
+
+function isOpen(fd: number): boolean {
+  try {
+    fstatSync(fd);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -5,6 +5,7 @@ import { describeExit, type Generation } from './generation';
 import { FAILED_GENERATION_GRACE } from './grace';
 import type { Log } from './log';
 import type { ResolvedOptions } from './options';
+import type { SlotSnapshot } from './image-state';
 import { awaitReady, probation } from './waits';
 
 export { FAILED_GENERATION_GRACE } from './grace';
@@ -181,10 +182,37 @@ export class Slot extends EventEmitter {
 
   #spawn(): Generation {
     const generation = this.#host.spawn(this);
-    this.#live.add(generation);
-    generation.on('exit', (status: ExitStatus) => this.#onExit(generation, status));
+    this.#track(generation);
     this.emit('spawn', generation);
     return generation;
+  }
+
+  #track(generation: Generation): void {
+    this.#live.add(generation);
+    generation.on('exit', (status: ExitStatus) => this.#onExit(generation, status));
+  }
+
+  /** What a re-exec'd supervisor needs to go on with this slot (see {@link adopt}). */
+  snapshot(): SlotSnapshot {
+    return {
+      id: this.id,
+      restarts: this.restarts,
+      lastExit: this.lastExit,
+      backoff: this.#backoff,
+      current: this.current?.number ?? null,
+      generations: [...this.#live].map((g) => g.number),
+      closing: this.#closed,
+    };
+  }
+
+  /** Takes over `generations` (this slot's, across the supervisor's re-exec), with the slot's counters of `snapshot`. */
+  adopt(snapshot: SlotSnapshot, generations: readonly Generation[]): void {
+    this.restarts = snapshot.restarts;
+    this.lastExit = snapshot.lastExit;
+    this.#backoff = snapshot.backoff;
+    this.#closed = snapshot.closing;
+    for (const generation of generations) this.#track(generation);
+    this.current = generations.find((g) => g.number === snapshot.current) ?? null;
   }
 
   async #launch(kind: LaunchKind): Promise<Generation> {

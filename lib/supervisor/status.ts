@@ -57,7 +57,16 @@ export interface StatusReload {
  */
 export interface Status {
   schema: number;
-  supervisor: { pid: number; version: string; startedAt: string; uptimeSeconds: number; state: 'starting' | 'serving' | 'reloading' | 'stopping'; control: string | null };
+  supervisor: {
+    pid: number;
+    version: string;
+    startedAt: string;
+    uptimeSeconds: number;
+    state: 'starting' | 'serving' | 'reloading' | 'stopping';
+    control: string | null;
+    /** Re-executions in place (`handover upgrade-self`) since it started; version is the image's now. */
+    execs: number;
+  };
   release: { command: string; args: string[]; executable: string | null; script: string | null };
   listeners: { address: string; name: string; fd: number; kind: string; inherited: boolean }[];
   workers: StatusWorker[];
@@ -70,6 +79,7 @@ export interface Status {
 export interface StatusSource {
   options: ResolvedOptions;
   startedAt: number;
+  execs: number;
   state: Status['supervisor']['state'];
   control: string | null;
   listeners: readonly SupervisorListener[];
@@ -120,7 +130,7 @@ export function buildStatus(source: StatusSource): Status {
   const now = Date.now();
   return {
     schema: STATUS_SCHEMA,
-    supervisor: { pid: process.pid, version: version(), startedAt: iso(source.startedAt), uptimeSeconds: Math.round((now - source.startedAt) / 1000), state: source.state, control: source.control },
+    supervisor: { pid: process.pid, version: version(), startedAt: iso(source.startedAt), uptimeSeconds: Math.round((now - source.startedAt) / 1000), state: source.state, control: source.control, execs: source.execs },
     release: release(source.options),
     listeners: source.listeners.map((l) => ({ address: l.text, name: l.name, fd: l.fd, kind: l.kind, inherited: l.inherited })),
     workers: source.slots.map((slot) => ({
@@ -154,7 +164,7 @@ function mib(bytes: number | null): string {
 export function formatStatus(status: Status, now = Date.now()): string {
   const s = status.supervisor;
   const lines = [
-    `handover ${s.version}, pid ${s.pid}, up ${ago(s.uptimeSeconds * 1000)}, ${s.state}`,
+    `handover ${s.version}, pid ${s.pid}, up ${ago(s.uptimeSeconds * 1000)}, ${s.state}${s.execs > 0 ? ` (upgraded in place ${s.execs === 1 ? 'once' : `${s.execs} times`})` : ''}`,
     `release: ${[status.release.command, ...status.release.args].join(' ')}${status.release.script ? ` (${status.release.script})` : ''}`,
     `listeners: ${status.listeners.map((l) => `${l.address} (fd ${l.fd}${l.name !== 'unknown' ? `, ${l.name}` : ''})`).join(', ') || 'none'}`,
   ];

@@ -7,7 +7,9 @@ import { describeExit, Generation, groupExists } from './generation';
 import type { SupervisorListener } from './listeners';
 import { resolveOptions, type ResolvedOptions, type SupervisorOptions } from './options';
 import { startReaper, type ZombieReaper } from './reaper';
+import type { SupervisorState } from './image-state';
 import { Resources, type ResourceState } from './resources';
+import { SelfUpgrade } from './self-upgrade';
 import { installSignals, reloadAskedBy } from './signals';
 import type { Log } from './log';
 import { Pool } from './pool';
@@ -78,7 +80,7 @@ export class Supervisor extends EventEmitter {
   #pool: Pool;
   #recycler: Recycler;
   #operations: Operations;
-  readonly #startedAt = Date.now();
+  readonly #self: SelfUpgrade;
   /** A stop signal waits out `shutdownDelay` (while /readyz fails) before the drain. */
   #delayingStop: NodeJS.Timeout | undefined;
   /** Generations whose process group may still hold processes: SIGKILLed at exit. */
@@ -102,13 +104,19 @@ export class Supervisor extends EventEmitter {
       supervisor: this,
       options: this.options,
       source: () => ({
-        startedAt: this.#startedAt,
+        startedAt: this.#self.startedAt,
+        execs: this.#self.execs,
         state: this.#phase === 'new' ? 'starting' : this.#phase === 'running' ? (this.#delayingStop ? 'stopping' : this.#pool.rolling ? 'reloading' : 'serving') : 'stopping',
         listeners: this.#res.opened.listeners,
         slots: this.#pool.slots,
         generations: this.#pool.generations,
       }),
       ready: () => this.#phase === 'running' && this.#delayingStop === undefined && this.#pool.slots.some((slot) => slot.current !== null),
+    });
+    this.#self = new SelfUpgrade({
+      ...{ options: this.options, log: this.#log, events: this, pool: this.#pool, resources: this.#res, operations: this.#operations },
+      notRunning: () => (this.#phase !== 'running' ? this.#phase : this.#delayingStop ? 'stopping' : undefined),
+      count: () => this.#count,
     });
   }
 
@@ -156,19 +164,30 @@ export class Supervisor extends EventEmitter {
    * the app's status when it exited first, 1 otherwise.
    */
   async start(): Promise<Generation> {
-    if (this.#phase !== 'new') throw new HandoverError('ERR_INVALID_ARG_VALUE', `start() called on a supervisor that is ${this.#phase}`);
-    this.#phase = 'running';
-    try {
-      await this.#setUp();
-    } catch (err) {
-      this.#log(`cannot start: ${(err as Error).message}`);
-      this.#finish(1);
-      throw err;
-    }
+    await this.#begin('start');
     const first = await this.#pool.start();
     this.#res.upstream.send({ READY: 1, MAINPID: process.pid, STATUS: servingStatus(this.#pool) });
     this.#recycler.start();
     return first;
+  }
+
+  /**
+   * Instead of start(), in the image upgradeSelf() re-executed: takes over
+   * its listeners, its generations (still our children) and their slots,
+   * its counters. Nothing is started; only the notify and control sockets
+   * are bound again, at their old addresses.
+   */
+  async adopt(state: SupervisorState): Promise<void> {
+    if (state.pid !== process.pid) throw new HandoverError('ERR_INVALID_ARG_VALUE', `the state is pid ${state.pid}'s, not this process's (${process.pid})`);
+    await this.#begin('take over', state);
+    this.#count = state.count;
+    for (const generation of this.#self.takeOver(state)) this.#groups.add(generation);
+    this.#recycler.start();
+  }
+
+  /** Re-executes this supervisor in place (`handover upgrade-self`): see {@link SelfUpgrade.run}. Emits `upgrading-self` just before the execve. */
+  upgradeSelf(): Promise<never> {
+    return this.#self.run();
   }
 
   /**
@@ -217,6 +236,18 @@ export class Supervisor extends EventEmitter {
   }
 
   // --- set-up -------------------------------------------------------------
+
+  async #begin(what: string, adopted?: SupervisorState): Promise<void> {
+    if (this.#phase !== 'new') throw new HandoverError('ERR_INVALID_ARG_VALUE', `cannot ${what}: the supervisor is ${this.#phase}`);
+    this.#phase = 'running';
+    try {
+      await this.#setUp(adopted?.resources);
+    } catch (err) {
+      this.#log(`cannot ${what}: ${(err as Error).message}`);
+      this.#finish(1);
+      throw err;
+    }
+  }
 
   async #setUp(adopted?: ResourceState): Promise<void> {
     const o = this.options;
@@ -305,23 +336,13 @@ export class Supervisor extends EventEmitter {
     }
     clearTimeout(this.#delayingStop);
     if (signal !== null) this.#stopRequests++;
-    const live = this.#pool.generations;
     if (this.#phase === 'running') {
       this.#phase = 'stopping';
       this.#res.upstream.send({ STOPPING: 1, STATUS: 'stopping' });
-      if (signal !== null) {
-        this.#log(live.length > 0 ? `${signal}: stopping; forwarding ${signal} to ${live.join(', ')}` : `${signal}: stopping`);
-      } else if (live.length > 0) {
-        this.#log(`stopping; SIGTERM to ${live.join(', ')}`);
-      }
-      this.#pool.stop(signal ?? 'SIGTERM', signal ?? 'the app exited');
+      this.#pool.stopAll(signal);
       this.#res.closeListeners();
-    } else if (signal !== null && this.#stopRequests === 2) {
-      this.#log(`${signal} again: forwarding it again to ${live.join(', ') || 'nobody'}`);
-      for (const generation of live) generation.signal(signal);
     } else if (signal !== null) {
-      this.#log(`${signal} a third time: SIGKILL to ${live.join(', ') || 'nobody'}`);
-      for (const generation of live) generation.signalGroup('SIGKILL');
+      this.#pool.escalate(signal, this.#stopRequests);
     }
     this.#maybeFinish();
   }

@@ -9,11 +9,10 @@ import {
   DEFAULT_WORKERS,
   type ReadyMode,
   type RestartPolicy,
-  Supervisor,
   type SupervisorOptions,
 } from '../../supervisor';
 import { type OptionSpec, parseOptions } from '../options';
-import { argumentProblem, formatDuration, parseDuration, parseSize, UsageError, USAGE_EXIT_CODE } from '../usage';
+import { argumentProblem, formatDuration, parseDuration, parseSize, UsageError } from '../usage';
 
 /** What `handover run`'s options build; `config` and `app` name a config file to read under them. */
 export type RunOptions = Omit<SupervisorOptions, 'command' | 'listen'> & { listen: (ListenSpec | PacketSpec)[]; config?: string; app?: string };
@@ -317,17 +316,4 @@ export function parseRun(argv: readonly string[]): SupervisorOptions | 'help' {
   if (parsed === 'help') return 'help';
   if (parsed.options.config !== undefined) throw new UsageError('--config is read by handover run itself (parseRunArgs, then the config module)');
   return runOptions(parsed);
-}
-
-/** Runs the supervisor; resolves with its exit code once it has stopped. */
-export function run(options: SupervisorOptions, err: (text: string) => void): Promise<number> {
-  let supervisor: Supervisor;
-  try {
-    supervisor = new Supervisor(options);
-  } catch (e) {
-    err(`handover: ${(e as Error).message}\n`);
-    return Promise.resolve(USAGE_EXIT_CODE);
-  }
-  supervisor.start().catch(() => {}); // logged by the supervisor
-  return supervisor.exited;
 }
