@@ -1,7 +1,8 @@
 /**
  * core: what every layer uses and that uses nothing of handover — the one
  * error class and Node-shaped system errors, signal names and numbers,
- * closing and unlinking without caring whether it is still there.
+ * closing and unlinking without caring whether it is still there, and
+ * making text from other processes safe to log.
  *
  * May import: node builtins only.
  * @module
@@ -9,3 +10,4 @@
 export * from './errors';
 export { signalName, signalNumber } from './signals';
 export { closeQuietly, unlinkQuietly } from './quietly';
+export { printable, PRINTABLE_MAX } from './printable';

@@ -2,7 +2,8 @@
  * protocol: the wire between generations and with systemd, as plain
  * functions — listen addresses (parse, bind, format), the socket-activation
  * variables (LISTEN_FDS, LISTEN_FDNAMES, LISTEN_PID), sd_notify datagrams
- * (send, receive with the sender's pid), and the PID file.
+ * (send with patience, receive with the sender's pid, on a private socket;
+ * what is ignored, counted), and the PID file.
  *
  * May import: core, native.
  * @module
@@ -11,4 +12,6 @@ export * from './address';
 export * from './sockets';
 export * from './listen-fds';
 export * from './sd-notify';
+export { PrivateNotifyListener, privateSocketPath, removePrivateSocket } from './private-socket';
+export { IgnoredNotifications, IGNORED_NOTIFY_INTERVAL } from './ignored-notifications';
 export { reclaimPidFile, removePidFile, writePidFile } from './pid-file';

@@ -1,8 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { HandoverError } from '../core';
-import { NotifyListener, type NotifyMessage } from '../protocol';
+import { HandoverError, printable } from '../core';
+import { IgnoredNotifications, type NotifyListener, type NotifyMessage, PrivateNotifyListener } from '../protocol';
 import type { Generation } from './generation';
 import { isSelfOrDescendant } from './proc';
 
@@ -53,23 +50,26 @@ export function applyNotification(generation: Generation, message: NotifyMessage
   }
 }
 
-/** A private NOTIFY_SOCKET address: Linux's abstract namespace (nothing on disk), elsewhere a path in the temporary directory. */
-export function notifyAddress(): string {
-  const id = `handover/supervisor/${process.pid}/${randomBytes(8).toString('hex')}`;
-  if (process.platform === 'linux') return `@${id}`;
-  return join(tmpdir(), id.replace(/\//g, '-') + '.sock');
+/**
+ * The prefix of the supervisor's NOTIFY_SOCKET directory (a fresh 0700 one,
+ * see PrivateNotifyListener): `handover-supervisor-PID-`.
+ */
+export function notifyPrefix(): string {
+  return `handover-supervisor-${process.pid}-`;
 }
 
-/** A notification's text on one log line. */
+/** A notification's text on one log line, every control character escaped (see printable()). */
 export function oneLine(text: string): string {
-  return text.replace(/\n/g, ' ');
+  return printable(text);
 }
 
 /**
- * The supervisor's private NOTIFY_SOCKET: each message is checked against
- * `generations()` (see {@link senderOf}), applied to the generation it
- * belongs to, and passed to `onMessage`; anything else is ignored and logged.
- * Linux only: elsewhere datagrams carry no sender pid (ERR_NOT_SUPPORTED).
+ * The supervisor's private NOTIFY_SOCKET, a socket file in a fresh 0700
+ * directory (removed when it is closed, or at exit): each message is checked
+ * against `generations()` (see {@link senderOf}), applied to the generation
+ * it belongs to, and passed to `onMessage`; anything else is ignored and
+ * counted (see IgnoredNotifications). Linux only: elsewhere datagrams carry
+ * no sender pid (ERR_NOT_SUPPORTED).
  */
 export function openNotifySocket(generations: () => Iterable<Generation>, log: (line: string) => void, onMessage: (generation: Generation, message: NotifyMessage) => void): NotifyListener {
   // The supervisor accepts READY=1 from a generation or its descendants
@@ -77,11 +77,12 @@ export function openNotifySocket(generations: () => Iterable<Generation>, log: (
   if (process.platform !== 'linux') {
     throw new HandoverError('ERR_NOT_SUPPORTED', `readiness over NOTIFY_SOCKET needs sender credentials, which ${process.platform} does not give: use ready: 'exec' (--ready exec)`);
   }
-  const listener = new NotifyListener(notifyAddress());
+  const listener = PrivateNotifyListener.open(notifyPrefix());
+  const ignored = IgnoredNotifications.for(listener, log);
   listener.on('message', (message: NotifyMessage) => {
     const generation = senderOf(message.pid, generations());
     if (generation === null) {
-      log(`ignoring a notification from pid ${message.pid}: not a generation or one of its descendants (${oneLine(message.raw)})`);
+      ignored.ignore(message, 'not a generation or one of its descendants');
       return;
     }
     onMessage(generation, message);

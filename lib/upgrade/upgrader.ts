@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { HandoverError, invalidType, invalidValue } from '../core';
 import { native } from '../native';
-import { checkFdName, monotonicUsec, parseListenArgs, reclaimPidFile, takeInheritedFds, Upstream, writePidFile } from '../protocol';
+import { checkFdName, monotonicUsec, NOTIFY_RETRY_DEADLINE, parseListenArgs, reclaimPidFile, takeInheritedFds, Upstream, writePidFile } from '../protocol';
 import { bindOnFd, listenOnFd } from './adopt';
 import { captureEntryPoint, entryPointWarning, type EntryPoint } from './entry-point';
 import { NextGeneration } from './next-generation';
@@ -91,7 +91,11 @@ export class Upgrader extends EventEmitter {
     const parentage = takeParentage(process.env);
     this.parentPid = parentage.parentPid;
     this.#notifySocket = parentage.notifySocket;
-    this.#upstream = new Upstream(parentage.upstream, (err, socket) => this.#warn(`could not notify systemd at ${socket}: ${err.message}`));
+    this.#upstream = new Upstream(
+      parentage.upstream,
+      (err, socket) => this.#warn(`could not notify systemd at ${socket}: ${err.message}`),
+      (socket) => this.#log(`${socket} is full: retrying for up to ${NOTIFY_RETRY_DEADLINE / 1000} s`),
+    );
     if (parentage.ignored !== undefined) {
       process.nextTick(() => this.#warn(`ignoring ${PARENT_PID_ENV}=${parentage.ignored}: it did not come with that generation's NOTIFY_SOCKET`));
     }
