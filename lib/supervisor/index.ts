@@ -27,4 +27,5 @@ export {
   type RestartPolicy,
   type ReadyMode,
 } from './supervisor';
+export { STOPPING_KILL_FACTOR } from './options';
 export { ZombieReaper, REAP_GRACE_MS, becomeSubreaper, type ZombieReaperOptions } from './reaper';

@@ -2,7 +2,6 @@
 // room at a full receiver instead of failing at once, and a bounded log of
 // the notifications a receiver ignores (issue 20, point 3). Real sockets;
 // the receivers that never read are other processes.
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

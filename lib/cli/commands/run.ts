@@ -9,6 +9,7 @@ import {
   DEFAULT_WORKERS,
   type ReadyMode,
   type RestartPolicy,
+  STOPPING_KILL_FACTOR,
   Supervisor,
   type SupervisorOptions,
 } from '../../supervisor';
@@ -74,7 +75,7 @@ export const RUN_OPTIONS: readonly OptionSpec<RunOptions>[] = [
       'How long a generation told to stop may take before its',
       'process group gets SIGKILL (default {default}). An app that',
       'sends STOPPING=1 (GracefulServer does) drains by its',
-      'own rules and is not killed.',
+      `own rules, for up to ${STOPPING_KILL_FACTOR} times as long.`,
     ],
     default: () => formatDuration(DEFAULT_SUPERVISOR_DRAIN_TIMEOUT),
     apply: duration('drainTimeout'),
