@@ -25,6 +25,7 @@
             "native/fd_inspect.cc",
             "native/notify.cc",
             "native/socket_listen.cc",
+            "native/user_lookup.cc",
             "native/peer_cred_linux.cc",
             "native/reap.cc",
             "native/reap_linux.cc"
@@ -48,6 +49,7 @@
             "native/fd_inspect.cc",
             "native/notify.cc",
             "native/socket_listen.cc",
+            "native/user_lookup.cc",
             "native/peer_cred_darwin.cc",
             "native/reap.cc",
             "native/reap_darwin.cc"

@@ -13,6 +13,7 @@
 #include "reap.h"
 #include "socket_listen.h"
 #include "spawn.h"
+#include "user_lookup.h"
 
 namespace handover {
 namespace {
@@ -98,6 +99,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("notifySend", Napi::Function::New(env, NotifySend, "notifySend"));
   exports.Set("reapPid", Napi::Function::New(env, ReapPid, "reapPid"));
   exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper, "setChildSubreaper"));
+  exports.Set("lookupUser", Napi::Function::New(env, LookupUser, "lookupUser"));
+  exports.Set("lookupGroup", Napi::Function::New(env, LookupGroup, "lookupGroup"));
   InitNotifySocket(env, exports);
   return exports;
 }

@@ -38,8 +38,11 @@ export const RUN_OPTIONS: readonly OptionSpec<RunOptions>[] = [
       '  unix:/run/app.sock  unix:@abstract',
       '  udp:0.0.0.0:5353  udp:[::]:5353',
       'each optionally NAME=ADDR, NAME going to LISTEN_FDNAMES.',
+      'unix:PATH may end with ,mode=0660 and ,owner=USER[:GROUP]',
+      '(or owner=:GROUP): the socket file gets them before it',
+      'listens (default: the umask and handover\'s user).',
       'Port 0 binds a free port; the log says which. Host',
-      'names are resolved once, at start.',
+      'names (and owner names) are resolved once, at start.',
     ],
     apply(o, value, name) {
       try {
