@@ -146,8 +146,9 @@ export interface NotifyMessage {
 /**
  * A NOTIFY_SOCKET of our own: a bound AF_UNIX datagram socket. Every message is
  * emitted as `'message'` with the sender's pid checked by the kernel, so the
- * receiver can ignore anything but the process it started. It never keeps the
- * event loop alive by itself.
+ * receiver can ignore anything but the process it started; `'close'` is
+ * emitted once, when it is closed. It never keeps the event loop alive by
+ * itself.
  */
 export class NotifyListener extends EventEmitter {
   /** The address to put in the child's NOTIFY_SOCKET. */
