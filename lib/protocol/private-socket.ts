@@ -1,4 +1,4 @@
-import { mkdtempSync, rmdirSync, statSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { unlinkQuietly } from '../core';
@@ -39,11 +39,14 @@ function candidates(): string[] {
 }
 
 /**
- * A path for a socket in a new directory of mode 0700 (`prefix` plus six
- * random characters), in the first candidate directory where the whole
- * path fits sun_path. Throws the last error (ENAMETOOLONG when none fits).
+ * A path for a socket in a new directory of mode 0700 (`STEM` + this pid +
+ * `-` + six random characters), in the first candidate directory where the
+ * whole path fits sun_path. Throws the last error (ENAMETOOLONG when none
+ * fits). The first time a stem is used in a directory, what SIGKILLed
+ * processes of this user left there under it is removed (see {@link sweep}).
  */
-export function privateSocketPath(prefix: string): string {
+export function privateSocketPath(stem: string): string {
+  const prefix = `${stem}${process.pid}-`;
   let last: unknown;
   for (const base of candidates()) {
     if (Buffer.byteLength(join(base, prefix + MKDTEMP_SUFFIX, SOCKET_NAME)) >= SUN_PATH) {
@@ -51,12 +54,62 @@ export function privateSocketPath(prefix: string): string {
       continue;
     }
     try {
-      return join(mkdtempSync(join(base, prefix)), SOCKET_NAME);
+      const path = join(mkdtempSync(join(base, prefix)), SOCKET_NAME);
+      sweepOnce(base, stem);
+      return path;
     } catch (err) {
       last = err;
     }
   }
   throw last;
+}
+
+const swept = new Set<string>();
+
+function sweepOnce(base: string, stem: string): void {
+  const key = `${base}\0${stem}`;
+  if (swept.has(key)) return;
+  swept.add(key);
+  sweep(base, stem);
+}
+
+/**
+ * Removes the directories `STEM<pid>-XXXXXX` in `base` that belong to this
+ * user and hold nothing but a notify.sock, whose process is gone: a process
+ * that was SIGKILLed could not remove its own. A pid in use (even reused by
+ * another process) keeps its directory: only a dead pid is certain.
+ */
+export function sweep(base: string, stem: string): void {
+  const pattern = new RegExp(`^${stem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}([0-9]+)-[A-Za-z0-9]{6}$`);
+  let names: string[];
+  try {
+    names = readdirSync(base);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = pattern.exec(name)?.[1];
+    if (pid === undefined || Number(pid) === process.pid || alive(Number(pid))) continue;
+    const dir = join(base, name);
+    try {
+      const st = lstatSync(dir);
+      if (!st.isDirectory() || st.uid !== process.geteuid?.()) continue;
+      const entries = readdirSync(dir);
+      if (entries.some((entry) => entry !== SOCKET_NAME)) continue;
+      removePrivateSocket(join(dir, SOCKET_NAME));
+    } catch {
+      // gone meanwhile, or not ours to look into
+    }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Removes a socket made at a {@link privateSocketPath} and its directory (whatever is already gone). */
@@ -77,9 +130,9 @@ export function removePrivateSocket(path: string): void {
 export class PrivateNotifyListener extends NotifyListener {
   readonly #removeAtExit: () => void;
 
-  /** Opens one; `prefix` names its directory (the readers of NOTIFY_SOCKET recognise it by that). */
-  static open(prefix: string): PrivateNotifyListener {
-    const path = privateSocketPath(prefix);
+  /** Opens one in a directory `STEM<pid>-XXXXXX` (the readers of NOTIFY_SOCKET recognise it by that). */
+  static open(stem: string): PrivateNotifyListener {
+    const path = privateSocketPath(stem);
     try {
       return new PrivateNotifyListener(path);
     } catch (err) {

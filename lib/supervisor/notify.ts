@@ -51,12 +51,10 @@ export function applyNotification(generation: Generation, message: NotifyMessage
 }
 
 /**
- * The prefix of the supervisor's NOTIFY_SOCKET directory (a fresh 0700 one,
- * see PrivateNotifyListener): `handover-supervisor-PID-`.
+ * The stem of the supervisor's NOTIFY_SOCKET directory (a fresh 0700 one,
+ * see PrivateNotifyListener): `handover-supervisor-PID-XXXXXX`.
  */
-export function notifyPrefix(): string {
-  return `handover-supervisor-${process.pid}-`;
-}
+export const NOTIFY_STEM = 'handover-supervisor-';
 
 /** A notification's text on one log line, every control character escaped (see printable()). */
 export function oneLine(text: string): string {
@@ -77,7 +75,7 @@ export function openNotifySocket(generations: () => Iterable<Generation>, log: (
   if (process.platform !== 'linux') {
     throw new HandoverError('ERR_NOT_SUPPORTED', `readiness over NOTIFY_SOCKET needs sender credentials, which ${process.platform} does not give: use ready: 'exec' (--ready exec)`);
   }
-  const listener = PrivateNotifyListener.open(notifyPrefix());
+  const listener = PrivateNotifyListener.open(NOTIFY_STEM);
   const ignored = IgnoredNotifications.for(listener, log);
   listener.on('message', (message: NotifyMessage) => {
     const generation = senderOf(message.pid, generations());

@@ -2,7 +2,7 @@ import { HandoverError } from '../core';
 import { type ExitStatus, forkExecWithFds, waitPid } from '../native';
 import { IgnoredNotifications, type NotifyListener, type NotifyMessage, PrivateNotifyListener } from '../protocol';
 import { nextArgv, type EntryPoint } from './entry-point';
-import { notifyPrefix, PARENT_PID_ENV, UPSTREAM_NOTIFY_ENV } from './readiness';
+import { NOTIFY_STEM, PARENT_PID_ENV, UPSTREAM_NOTIFY_ENV } from './readiness';
 
 /** ms a next generation that failed has, after SIGTERM, to answer what it accepted before SIGKILL. */
 export const FAILED_CHILD_GRACE = 10_000;
@@ -38,7 +38,7 @@ export class NextGeneration {
     let listener: NotifyListener;
     try {
       // Its file and 0700 directory go when it is closed (or at exit).
-      listener = PrivateNotifyListener.open(notifyPrefix());
+      listener = PrivateNotifyListener.open(NOTIFY_STEM);
     } catch (err) {
       throw new HandoverError('ERR_EXEC', `cannot create the readiness socket: ${(err as Error).message}`, { cause: err });
     }

@@ -12,22 +12,21 @@ export const PARENT_PID_ENV = 'HANDOVER_PARENT_PID';
 export const UPSTREAM_NOTIFY_ENV = 'HANDOVER_NOTIFY_SOCKET';
 
 /**
- * The prefix of the readiness socket's directory (a fresh 0700 one, see
- * PrivateNotifyListener): `handover-PID-`, which {@link isPrivateNotifyAddress}
- * recognises. A path on Linux too: an abstract name is visible to every
- * user in /proc/net/unix, and anyone could fill its queue.
+ * The stem of the readiness socket's directory (a fresh 0700 one, see
+ * PrivateNotifyListener): `handover-PID-XXXXXX`, which
+ * {@link isPrivateNotifyAddress} recognises. A path on Linux too: an abstract
+ * name is visible to every user in /proc/net/unix, and anyone could fill its
+ * queue.
  */
-export function notifyPrefix(pid = process.pid): string {
-  return `handover-${pid}-`;
-}
+export const NOTIFY_STEM = 'handover-';
 
 /**
  * True when `address` is a readiness socket of process `pid`: one that
- * {@link notifyPrefix} named, or the abstract `@handover/PID/...` that
+ * {@link NOTIFY_STEM} named, or the abstract `@handover/PID/...` that
  * earlier versions of handover used (a previous generation may run one).
  */
 export function isPrivateNotifyAddress(address: string, pid: number): boolean {
-  return address.startsWith(`@handover/${pid}/`) || address.includes(`/${notifyPrefix(pid)}`);
+  return address.startsWith(`@handover/${pid}/`) || address.includes(`/${NOTIFY_STEM}${pid}-`);
 }
 
 /**

@@ -3,7 +3,7 @@
 // the notifications a receiver ignores (issue 20, point 3). Real sockets;
 // the receivers that never read are other processes.
 import { once } from 'node:events';
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -19,7 +19,7 @@ afterEach(async () => {
 afterAll(removeTempDirs);
 
 function listen(): { listener: PrivateNotifyListener; messages: NotifyMessage[] } {
-  const listener = PrivateNotifyListener.open(`handover-test-${process.pid}-`);
+  const listener = PrivateNotifyListener.open('handover-test-');
   listeners.push(listener);
   const messages: NotifyMessage[] = [];
   listener.on('message', (m: NotifyMessage) => messages.push(m));
@@ -129,8 +129,35 @@ describe('PrivateNotifyListener', () => {
     const child = spawnNode(['-e', `const p = require(${JSON.stringify(join(dirname(DIST), 'protocol/index.js'))}); console.log(p.PrivateNotifyListener.open('handover-test-exit-').path);`]);
     const { code, stdout } = await finished(child);
     expect(code).toBe(0);
-    expect(stdout).toMatch(/handover-test-exit-[^/]{6}\/notify\.sock\n$/);
+    expect(stdout).toMatch(new RegExp(`/handover-test-exit-${child.pid}-[^/]{6}/notify\\.sock\n$`));
     expect(existsSync(dirname(stdout.trim()))).toBe(false);
+  });
+
+  it('clears away what SIGKILLed processes left under its stem, and nothing else', async () => {
+    const base = tempDir('handover-sweep-');
+    const saved = process.env.XDG_RUNTIME_DIR;
+    process.env.XDG_RUNTIME_DIR = base;
+    chmodSync(base, 0o700);
+    const dead = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8')) + 1; // no process can have it
+    const made = (name: string, files: string[]) => {
+      mkdirSync(join(base, name));
+      for (const file of files) writeFileSync(join(base, name, file), '');
+      return join(base, name);
+    };
+    const stale = made(`handover-test-sweep-${dead}-AbC123`, ['notify.sock']);
+    const empty = made(`handover-test-sweep-${dead}-XyZ789`, []);
+    const live = made(`handover-test-sweep-${process.ppid}-AbC123`, ['notify.sock']);
+    const more = made(`handover-test-sweep-${dead}-Qq1234`, ['notify.sock', 'other']);
+    const otherStem = made(`handover-test-sweeps-${dead}-AbC123`, ['notify.sock']);
+    try {
+      const path = privateSocketPath('handover-test-sweep-');
+      expect(dirname(dirname(path))).toBe(base);
+      expect([stale, empty, live, more, otherStem].map(existsSync)).toEqual([false, false, true, true, true]);
+      removePrivateSocket(path);
+    } finally {
+      if (saved === undefined) delete process.env.XDG_RUNTIME_DIR;
+      else process.env.XDG_RUNTIME_DIR = saved;
+    }
   });
 
   it('goes under $XDG_RUNTIME_DIR when it is private and ours, and where the path fits sun_path', () => {
