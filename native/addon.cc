@@ -10,6 +10,7 @@
 #include "errors.h"
 #include "fd_inspect.h"
 #include "notify.h"
+#include "peer_cred.h"
 #include "reap.h"
 #include "socket_listen.h"
 #include "spawn.h"
@@ -36,6 +37,19 @@ struct CStringArray {
 
 void ReadStrings(const Napi::Array& array, CStringArray* out) {
   for (uint32_t i = 0; i < array.Length(); i++) out->Add(array.Get(i).As<Napi::String>().Utf8Value());
+}
+
+// { pid, uid, gid } of the peer of a connected AF_UNIX stream socket.
+Napi::Value PeerCredentialsOf(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  handover::PeerCredentials cred;
+  int err = handover::StreamPeerCredentials(info[0].As<Napi::Number>().Int32Value(), &cred);
+  if (err != 0) handover::ThrowErrno(env, -err, "getsockopt");
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("pid", Napi::Number::New(env, cred.pid));
+  out.Set("uid", Napi::Number::New(env, cred.uid));
+  out.Set("gid", Napi::Number::New(env, cred.gid));
+  return out;
 }
 
 // spawn({ file, argv, envp, cwd?, files, setsid, setpgid, pgid, pdeathsig, listenPid, forkExec? }) -> pid
@@ -89,6 +103,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentialsOf, "peerCredentials"));
   exports.Set("spawn", Napi::Function::New(env, Spawn, "spawn"));
   exports.Set("waitPid", Napi::Function::New(env, WaitPid, "waitPid"));
   exports.Set("inspectFd", Napi::Function::New(env, InspectFd, "inspectFd"));

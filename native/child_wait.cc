@@ -34,7 +34,12 @@ struct ParentWatchState {
   bool done = false;
   uv_async_t* async = nullptr;
   pid_t parent = 0;
+  // Watching a process further up the tree (the supervisor), not our parent.
+  bool ancestor = false;
 };
+
+// Still there, as far as kill(pid, 0) can tell.
+bool ProcessExists(pid_t pid) { return kill(pid, 0) == 0 || errno == EPERM; }
 
 // Without a pollable fd there is no blocking wait for a process that is not
 // our child: probe, at a pace that costs nothing (old kernels only). Our
@@ -43,7 +48,7 @@ void* WatchParentInThread(void* raw) {
   auto* state = static_cast<std::shared_ptr<ParentWatchState>*>(raw);
   std::shared_ptr<ParentWatchState> s = std::move(*state);
   delete state;
-  while (getppid() == s->parent) {
+  while (s->ancestor ? ProcessExists(s->parent) : getppid() == s->parent) {
     {
       std::lock_guard<std::mutex> lock(s->mu);
       if (s->abandoned) return nullptr;
@@ -60,8 +65,8 @@ class Waiter {
  public:
   // reap: collect the exit status (our child); otherwise report the exit of
   // our parent (the previous generation).
-  Waiter(Napi::Env env, pid_t pid, bool reap, Napi::Function callback)
-      : env_(env), pid_(pid), reap_(reap), callback_(Napi::Persistent(callback)),
+  Waiter(Napi::Env env, pid_t pid, bool reap, Napi::Function callback, bool ancestor = false)
+      : env_(env), pid_(pid), reap_(reap), ancestor_(ancestor), callback_(Napi::Persistent(callback)),
         context_(std::make_unique<Napi::AsyncContext>(env, reap ? "handover.waitPid" : "handover.watchExit")) {}
 
   // Returns 0, or an errno with *syscall set when nothing could be set up
@@ -79,10 +84,11 @@ class Waiter {
     uv_unref(reinterpret_cast<uv_handle_t*>(&async_));
 
     int fd = OpenExitWatch(pid_);
-    if (!reap_ && (fd == -ESRCH || getppid() != pid_)) {
+    if (!reap_ && (fd == -ESRCH || (ancestor_ ? !ProcessExists(pid_) : getppid() != pid_))) {
       // The pid was our parent's when lib/ read it, but the parent may have
       // died since and the pid been reused: only a watch opened while we
-      // still were its child is a watch on our parent.
+      // still were its child is a watch on our parent. (An ancestor further
+      // up was placed by lib/ in /proc just before.)
       if (fd >= 0) close(fd);
       r = ESRCH;
       *syscall = "kill";
@@ -131,6 +137,7 @@ class Waiter {
         parent_state_ = std::make_shared<ParentWatchState>();
         parent_state_->async = &async_;
         parent_state_->parent = pid_;
+        parent_state_->ancestor = ancestor_;
         auto* arg = new std::shared_ptr<ParentWatchState>(parent_state_);
         err = StartDetachedThread(WatchParentInThread, arg);
         if (err != 0) delete arg;
@@ -255,6 +262,7 @@ class Waiter {
   Napi::Env env_;
   pid_t pid_;
   bool reap_;
+  bool ancestor_;
   bool ref_ = true;
   bool orphaned_ = false;
   Napi::FunctionReference callback_;
@@ -268,11 +276,11 @@ class Waiter {
 };
 
 // Creates and starts a waiter; throws (as a JS error) when it cannot.
-void StartWaiter(const Napi::CallbackInfo& info, pid_t pid, bool reap) {
+void StartWaiter(const Napi::CallbackInfo& info, pid_t pid, bool reap, bool ancestor = false) {
   Napi::Env env = info.Env();
   bool ref = info[1].As<Napi::Boolean>().Value();
   Napi::Function callback = info[2].As<Napi::Function>();
-  auto* waiter = new Waiter(env, pid, reap, callback);
+  auto* waiter = new Waiter(env, pid, reap, callback, ancestor);
   const char* syscall = nullptr;
   int err = waiter->Start(ref, &syscall);
   if (err != 0) {
@@ -309,8 +317,10 @@ Napi::Value WatchExit(const Napi::CallbackInfo& info) {
   pid_t pid = info[0].As<Napi::Number>().Int32Value();
   if (pid <= 0) ThrowErrno(env, EINVAL, "kill");
   // Not (or no longer) our parent: it has exited, as far as we can know.
-  // Checked once the watch is open (Waiter::Start).
-  StartWaiter(info, pid, false);
+  // Checked once the watch is open (Waiter::Start). With a fourth argument
+  // true, any process (an ancestor further up): gone once it no longer exists.
+  bool ancestor = info.Length() > 3 && info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
+  StartWaiter(info, pid, false, ancestor);
   return env.Undefined();
 }
 

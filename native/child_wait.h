@@ -9,9 +9,11 @@ namespace handover {
 // synchronously when `pid` is not an unreaped child of this process.
 Napi::Value WaitPid(const Napi::CallbackInfo& info);
 
-// watchExit(pid, ref, callback(errno)): calls back once `pid`, our parent,
-// has exited; reaps nothing. Throws ESRCH when it is already gone or is not
-// our parent (any more: a reused pid), checked after the watch was opened.
+// watchExit(pid, ref, callback(errno), ancestor = false): calls back once
+// `pid`, our parent, has exited; reaps nothing. Throws ESRCH when it is
+// already gone or is not our parent (any more: a reused pid), checked after
+// the watch was opened. With `ancestor`, `pid` may be any process (the
+// caller placed it in the tree): ESRCH only when it is gone.
 Napi::Value WatchExit(const Napi::CallbackInfo& info);
 
 }  // namespace handover

@@ -27,6 +27,8 @@ namespace {
 // reads (NOTIFY_BUFFER_MAX, PIPE_BUF). A longer datagram is dropped there as
 // truncated, so it is refused here before it is sent.
 constexpr size_t kMaxMessage = 4096;
+// SCM_RIGHTS carries at most 253 fds per message (SCM_MAX_FD on Linux).
+constexpr uint32_t kMaxPassedFds = 253;
 
 int DatagramSocket() {
 #ifdef SOCK_CLOEXEC
@@ -247,13 +249,40 @@ Napi::Value NotifySend(const Napi::CallbackInfo& info) {
   socklen_t len = 0;
   int err = UnixAddress(path, &addr, &len);
   if (err != 0) ThrowErrno(env, err, "sendto");
+  // Optional fds, passed with SCM_RIGHTS (FDSTORE=1, as sd_pid_notify_with_fds does).
+  std::vector<int> fds;
+  if (info.Length() > 2 && info[2].IsArray()) {
+    Napi::Array list = info[2].As<Napi::Array>();
+    if (list.Length() > kMaxPassedFds) ThrowErrno(env, EINVAL, "sendmsg");
+    for (uint32_t i = 0; i < list.Length(); i++) fds.push_back(list.Get(i).As<Napi::Number>().Int32Value());
+  }
   int fd = DatagramSocket();
   if (fd < 0) ThrowErrno(env, errno, "socket");
+  struct iovec iov;
+  iov.iov_base = const_cast<char*>(message.data());
+  iov.iov_len = message.size();
+  struct msghdr msg;
+  memset(&msg, 0, sizeof(msg));
+  msg.msg_name = &addr;
+  msg.msg_namelen = len;
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  std::vector<char> control;
+  if (!fds.empty()) {
+    control.assign(CMSG_SPACE(sizeof(int) * fds.size()), 0);
+    msg.msg_control = control.data();
+    msg.msg_controllen = control.size();
+    struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    memcpy(CMSG_DATA(cmsg), fds.data(), sizeof(int) * fds.size());
+  }
   ssize_t n;
   do {
     // Never block the event loop on a receiver whose queue is full: EAGAIN
     // goes back to the caller, which may retry later.
-    n = sendto(fd, message.data(), message.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&addr), len);
+    n = sendmsg(fd, &msg, MSG_DONTWAIT);
   } while (n < 0 && errno == EINTR);
   err = n < 0 ? errno : 0;
   close(fd);

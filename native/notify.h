@@ -4,8 +4,9 @@
 
 namespace handover {
 
-// notifySend(path, message): one sd_notify datagram to an AF_UNIX socket
-// ('@name' is Linux's abstract namespace, as in NOTIFY_SOCKET).
+// notifySend(path, message, fds?): one sd_notify datagram to an AF_UNIX
+// socket ('@name' is Linux's abstract namespace, as in NOTIFY_SOCKET), with
+// `fds` passed as SCM_RIGHTS when given (FDSTORE=1).
 Napi::Value NotifySend(const Napi::CallbackInfo& info);
 
 // class NotifySocket(path, onMessage(message: string, senderPid: number)):

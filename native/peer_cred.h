@@ -17,4 +17,13 @@ size_t SenderCredentialSpace();
 // The sender's pid from a received message, or -1 when absent.
 pid_t SenderPid(struct msghdr* msg);
 
+// Who is at the other end of a connected AF_UNIX stream socket, as the
+// kernel recorded it at connect(): 0 or -errno. pid is -1 where unknown.
+struct PeerCredentials {
+  pid_t pid;
+  uid_t uid;
+  gid_t gid;
+};
+int StreamPeerCredentials(int fd, PeerCredentials* out);
+
 }  // namespace handover

@@ -25,4 +25,14 @@ pid_t SenderPid(struct msghdr* msg) {
   return -1;
 }
 
+int StreamPeerCredentials(int fd, PeerCredentials* out) {
+  struct ucred cred;
+  socklen_t len = sizeof(cred);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return -errno;
+  out->pid = cred.pid;
+  out->uid = cred.uid;
+  out->gid = cred.gid;
+  return 0;
+}
+
 }  // namespace handover

@@ -2,19 +2,21 @@
 // `systemd-analyze verify` and their ExecStart/ExecReload lines work as
 // written; the Dockerfile copies files that exist and starts a command line
 // that handover accepts, which — run as PID 1 of a new pid namespace —
-// serves and reloads; the Kubernetes Deployment fits the image and the app.
+// serves and reloads; the Kubernetes Deployment fits the image and the app;
+// the README's deploy script switches releases and rolls a broken one back.
 // Nothing here needs systemd, Docker or a cluster running: each program
 // runs in a private network namespace so that its port 8080 is its own.
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_DRAIN_TIMEOUT } from '../lib/drain/server-drainer';
 import { NotifyListener, type NotifyMessage } from '../lib/protocol/sd-notify';
-import { parseCommandLine } from '../lib/cli';
+import { parseRun } from '../lib/cli';
 import { removeTempDirs, tempDir } from './helpers/children';
 import { deleteNamespaces, Netns, type Answer } from './helpers/netns';
+import { codeBlocks } from './helpers/markdown';
 import { allProcesses } from './helpers/proc';
 import { cleanupSupervisors, SupervisorRun } from './helpers/supervisor';
 
@@ -93,7 +95,9 @@ describe('systemd units', () => {
     mkdirSync(join(dir, 'run')); // RuntimeDirectory=
     const systemd = new NotifyListener(join(dir, 'notify.sock'));
     const messages: NotifyMessage[] = [];
-    systemd.on('message', (m: NotifyMessage) => messages.push(m));
+    const stored: NotifyMessage[] = [];
+    // FDSTORE=1 (FileDescriptorStoreMax=): this listener closes the fds it carries.
+    systemd.on('message', (m: NotifyMessage) => (m.fields.get('FDSTORE') === '1' ? stored : messages).push(m));
     try {
       const netns = new Netns();
       const exec = serviceKey(unit, 'ExecStart')!.split(/\s+/);
@@ -128,6 +132,10 @@ describe('systemd units', () => {
       expect(success).toContain(status.code);
       expect(Object.fromEntries(messages.at(-1)!.fields)).toMatchObject({ STOPPING: '1' });
       expect(new Set(messages.map((m) => m.pid))).toEqual(new Set([run.pid])); // NotifyAccess=main is enough
+      // The unit keeps a fd store exactly when handover stores its socket there (none to store under socket activation).
+      const store = Number(serviceKey(unit, 'FileDescriptorStoreMax') ?? 0);
+      expect(stored.map((m) => Object.fromEntries(m.fields))).toEqual(store > 0 && name !== 'myapp-activated.service' ? [{ FDSTORE: '1', FDNAME: 'unknown', FDPOLL: '0' }] : []);
+      if (store > 0) expect(serviceKey(unit, 'ExecStart')).toMatch(/--fd-store (yes|auto)/);
     } finally {
       systemd.close();
     }
@@ -167,10 +175,10 @@ describe('Docker', () => {
 
   it('starts handover run with options handover accepts, and the app it copied', () => {
     expect(entrypoint.slice(0, 2)).toEqual(['node', '/app/node_modules/handover/bin/handover.js']);
-    const parsed = parseCommandLine([...entrypoint.slice(2), ...cmd]);
-    expect(parsed).toMatchObject({ command: 'run', options: { command: 'node', args: ['server.js'], listen: [{ kind: 'tcp', port: 8080 }] } });
+    expect(entrypoint[2]).toBe('run');
+    expect(parseRun([...entrypoint.slice(3), ...cmd])).toMatchObject({ command: 'node', args: ['server.js'], listen: [{ kind: 'tcp', port: 8080 }] });
+    expect(cmd[0]).toBe('--'); // CMD leaves room for options before the app
     expect(steps.find((s) => s.instruction === 'COPY' && s.args.includes('examples/docker/server.js'))).toBeDefined();
-    expect(readFileSync(APP, 'utf8')).toMatch(/upgradeSignals: false/);
   });
 
   it('the same command line, as PID 1 of a new pid namespace, serves, reloads on SIGHUP and exits 0 on SIGTERM', async () => {
@@ -200,16 +208,68 @@ describe('Docker', () => {
 
 describe('Kubernetes', () => {
   const deployment = parseYaml(readFileSync(join(ROOT, 'examples', 'kubernetes', 'deployment.yaml'), 'utf8')) as {
-    spec: { template: { spec: { terminationGracePeriodSeconds: number; containers: { ports: { containerPort: number }[]; env: { name: string; value: string }[]; readinessProbe: { httpGet: { port: number } } }[] } } };
+    spec: { template: { spec: { terminationGracePeriodSeconds: number; containers: { args: string[]; ports: { containerPort: number }[]; readinessProbe: { httpGet: { path: string; port: number } }; livenessProbe: { httpGet: { path: string; port: number } } }[] } } };
   };
   const pod = deployment.spec.template.spec;
   const container = pod.containers[0];
+  const entrypoint = JSON.parse(dockerfile().find((s) => s.instruction === 'ENTRYPOINT')!.args) as string[];
 
-  it('serves the port the image listens on, and gives the app longer than its delay and drain before SIGKILL', () => {
-    expect(container.ports[0].containerPort).toBe(8080);
-    expect(container.readinessProbe.httpGet.port).toBe(8080);
-    const delay = Number(container.env.find((e) => e.name === 'SHUTDOWN_DELAY_MS')!.value);
-    expect(readFileSync(APP, 'utf8')).toMatch(/shutdownDelay: Number\(process\.env\.SHUTDOWN_DELAY_MS/);
-    expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(delay + DEFAULT_DRAIN_TIMEOUT);
+  it('adds options to the image\'s handover run, probes its health port, and gives the app longer than its delay and drain before SIGKILL', () => {
+    const options = parseRun([...entrypoint.slice(3), ...container.args]);
+    if (options === 'help') throw new Error('the args ask for --help');
+    expect(options).toMatchObject({ command: 'node', args: ['server.js'], listen: [{ kind: 'tcp', port: 8080 }], health: '0.0.0.0:9091', shutdownDelay: 5000 });
+    expect(container.ports.map((p) => p.containerPort)).toEqual([8080, 9091]);
+    expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 9091 });
+    expect(container.livenessProbe.httpGet).toEqual({ path: '/livez', port: 9091 });
+    expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(options.shutdownDelay! + DEFAULT_DRAIN_TIMEOUT);
+  });
+});
+
+describe("the README's deploy script (deploy.sh)", () => {
+  const script = codeBlocks(join(ROOT, 'README.md')).find((b) => b.lang === 'sh' && b.attrs.get('file') === 'deploy.sh')!;
+
+  /** /srv/myapp with releases good1, good2 (each says its name) and broken (exits at start), current → good1. */
+  function releases(): string {
+    const dir = install();
+    rmSync(join(dir, 'current'), { recursive: true });
+    for (const name of ['good1', 'good2', 'broken']) {
+      mkdirSync(join(dir, 'releases', name), { recursive: true });
+      const app = name === 'broken' ? "console.error('broken: missing configuration'); process.exit(1);\n" : `require('handover').listenAndServe(8080, (req, res) => res.end('${name}\\n'));\n`;
+      writeFileSync(join(dir, 'releases', name, 'server.js'), app);
+    }
+    symlinkSync('releases/good1', join(dir, 'current'));
+    mkdirSync(join(dir, 'node_modules', '.bin'));
+    symlinkSync(join(ROOT, 'bin', 'handover.js'), join(dir, 'node_modules', '.bin', 'handover'));
+    mkdirSync(join(dir, 'run'));
+    writeFileSync(join(dir, 'deploy.sh'), script.code.replaceAll('/srv/myapp', dir));
+    return dir;
+  }
+
+  function deploy(dir: string, release: string): Promise<{ code: number; output: string }> {
+    return new Promise((done) => {
+      execFile('sh', [join(dir, 'deploy.sh'), release], { encoding: 'utf8', timeout: 120_000 }, (err, stdout, stderr) => done({ code: err ? Number(err.code) : 0, output: `${stdout}${stderr}` }));
+    });
+  }
+
+  it('switches to a good release (exit 0), and puts back the previous one after a release that fails (exit 1)', async () => {
+    const dir = releases();
+    const netns = new Netns();
+    const { command, args } = netns.wrap([process.execPath, join(ROOT, 'bin', 'handover.js'), 'run', '--listen', '8080', '--pid-file', join(dir, 'run', 'handover.pid'), '--probation', '1s', '--', process.execPath, join(dir, 'current', 'server.js')]);
+    const run = new SupervisorRun(args, { command, cwd: dir });
+    await run.log(/generation 1 \(pid [0-9]+\) is ready/);
+    expect(await netns.get(8080)).toEqual({ status: 200, body: 'good1\n' });
+
+    const good = await deploy(dir, 'good2');
+    expect(good, good.output).toMatchObject({ code: 0 });
+    expect(readlinkSync(join(dir, 'current'))).toBe('releases/good2');
+    expect(await netns.get(8080)).toEqual({ status: 200, body: 'good2\n' });
+
+    const broken = await deploy(dir, 'broken');
+    expect(broken.code, broken.output).toBe(1);
+    expect(broken.output).toMatch(/^handover: reload failed: .*exit/m); // handover reload says why
+    expect(readlinkSync(join(dir, 'current'))).toBe('releases/good2');
+    expect(await netns.get(8080)).toEqual({ status: 200, body: 'good2\n' });
+    run.signal('SIGTERM');
+    expect(await run.exit).toEqual({ code: 0, signal: null });
   });
 });

@@ -3,11 +3,13 @@
 // on this package — servers for a short while, with real requests and a real
 // upgrade — fragments type-check, excerpts of shipped files are verbatim,
 // and every `handover` command line and `npm run` script in a shell block
-// exists. The error-code table is the library's own list.
+// exists; a `json config` block is a --config file handover accepts. The
+// error-code table is the library's own list.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseCommandLine } from '../lib/cli';
+import { fromConfigObject } from '../lib/cli/config';
 import { ERROR_CODES } from '../lib/core/errors';
 import { codeBlocks, describeBlock, SCRIPT_LANGS, type CodeBlock } from './helpers/markdown';
 import { runBlock, typeCheck } from './helpers/snippets';
@@ -52,7 +54,7 @@ function commandLines(code: string): string[][] {
 
 for (const document of DOCUMENTS) {
   const blocks = codeBlocks(document);
-  if (!blocks.some((b) => SCRIPT_LANGS.has(b.lang) || b.attrs.has('from') || b.lang === 'sh')) continue;
+  if (!blocks.some((b) => SCRIPT_LANGS.has(b.lang) || b.attrs.has('from') || b.lang === 'sh' || b.attrs.has('config'))) continue;
   const files = projectFiles(blocks);
   describe(document.slice(ROOT.length + 1), () => {
     for (const block of blocks) {
@@ -68,6 +70,10 @@ for (const document of DOCUMENTS) {
       } else if (block.attrs.has('from')) {
         it(`${name} is an excerpt of ${block.attrs.get('from')}`, () => {
           expect(readFileSync(join(ROOT, block.attrs.get('from')!), 'utf8')).toContain(block.code);
+        });
+      } else if (block.lang === 'json' && block.attrs.has('config')) {
+        it(`${name} is a --config file handover accepts`, () => {
+          expect(fromConfigObject('handover.json', JSON.parse(block.code) as Parameters<typeof fromConfigObject>[1]).command, block.code).toBeDefined();
         });
       } else if (block.lang === 'sh') {
         it(`${name}: its handover commands and npm scripts exist`, () => {

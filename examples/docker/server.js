@@ -2,12 +2,9 @@
 // The app of the container: an ordinary GracefulServer. Under `handover run
 // --listen 8080` it adopts the socket handover passes as fd 3 (same address),
 // says READY=1 to handover, and drains on SIGTERM. Reloads are the
-// supervisor's job (SIGHUP to PID 1), so the app's own upgrade signals are
-// off. SHUTDOWN_DELAY_MS keeps it serving that long after SIGTERM, while a
-// load balancer (a Kubernetes Service) stops sending it connections.
+// supervisor's (SIGHUP to PID 1); a SIGHUP the app gets itself asks the
+// supervisor for one. (Keeping the pod in rotation a little after SIGTERM is the
+// supervisor's --shutdown-delay.)
 const { listenAndServe } = require('handover');
 
-listenAndServe(8080, (req, res) => res.end(`hello from pid ${process.pid}\n`), {
-  upgradeSignals: false,
-  shutdownDelay: Number(process.env.SHUTDOWN_DELAY_MS || 0),
-});
+listenAndServe(8080, (req, res) => res.end(`hello from pid ${process.pid}\n`));

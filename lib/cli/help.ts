@@ -1,5 +1,9 @@
+import { RELOAD_OPTIONS } from './commands/reload';
 import { RUN_OPTIONS } from './commands/run';
-import { SIGNAL_OPTIONS } from './commands/signal';
+import { SCALE_OPTIONS } from './commands/scale';
+import { STATUS_OPTIONS } from './commands/status';
+import { STOP_OPTIONS } from './commands/stop';
+import { TARGET_OPTIONS } from './commands/target';
 import { formatOptions } from './options';
 
 /** The text of `handover --help`; the option sections come from the parsers' own tables. */
@@ -8,9 +12,13 @@ export function helpText(): string {
 
 Usage:
   handover run [options] -- COMMAND [ARGS...]
-  handover reload --pid-file FILE      (or --pid PID): what SIGHUP does
-  handover stop --pid-file FILE        (or --pid PID): what SIGTERM does
+  handover reload --pid-file FILE  what SIGHUP does; waits for the outcome
+  handover status --pid-file FILE  what runs, since when, the last reload
+  handover stop --pid-file FILE    what SIGTERM does; waits for the exit
+  handover scale --workers N --pid-file FILE
   handover --help | --version
+  (each of reload, status, stop and scale: --pid-file FILE, --pid PID or
+  --control PATH)
 
 handover run binds the listeners once and keeps them for its whole life. It
 starts COMMAND with them as fds 3, 4, ... and systemd's socket-activation
@@ -24,8 +32,18 @@ Options of run:
 ${formatOptions(RUN_OPTIONS)}
 DUR is a number of seconds or a number with a unit: 500ms, 30s, 2m, 1h.
 
-Options of reload and stop:
-${formatOptions(SIGNAL_OPTIONS)}
+Options of reload, status, stop and scale:
+${formatOptions(TARGET_OPTIONS)}
+reload:
+${formatOptions(RELOAD_OPTIONS.slice(TARGET_OPTIONS.length))}
+status:
+${formatOptions(STATUS_OPTIONS.slice(TARGET_OPTIONS.length))}
+stop:
+${formatOptions(STOP_OPTIONS.slice(TARGET_OPTIONS.length))}
+scale:
+${formatOptions(SCALE_OPTIONS.slice(TARGET_OPTIONS.length))}
+Without a control socket (an older supervisor), reload and stop send the
+signal instead and say so; they then cannot report the outcome.
 
 What it does:
   SIGHUP, handover reload   Start the next generation and wait for READY=1; keep
@@ -51,9 +69,11 @@ What it does:
                             STOPPING=1; its PID stays the unit's MAINPID.
 Every step is logged in one line to stderr.
 
-Exit codes: the app's status; 127 or 126 when COMMAND cannot be found or executed;
-1 when handover cannot start (e.g. the address is in use) or the first
-generation never became ready; 2 for a mistake on the command line.
+Exit codes: run: the app's status; 127 or 126 when COMMAND cannot be found or
+executed; 1 when handover cannot start (e.g. the address is in use) or the
+first generation never became ready. reload: 0 once the new release serves,
+1 when it was rolled back. stop: the supervisor's exit status. 2 for a
+mistake on the command line.
 
 Examples:
   handover run --listen 8080 -- node server.js
@@ -61,6 +81,7 @@ Examples:
       --pid-file /run/app.pid --probation 10s -- node dist/server.js
   handover run --listen web=[::]:443 --drain-timeout 2m -- ./my-go-server
   handover run --listen 8000 -- python3 app.py
-  kill -HUP "$(cat /run/app.pid)"      # or: handover reload --pid-file /run/app.pid
+  handover reload --pid-file /run/app.pid || echo "rolled back"
+  handover status --pid-file /run/app.pid --json
 `;
 }

@@ -6,6 +6,7 @@
  * May import: core, protocol, supervisor.
  * @module
  */
-export { main, parseCommandLine, type Command } from './main';
+export { main, parseCommandLine, supervisorOptions, type Command } from './main';
+export { parseRun } from './commands/run';
 export { helpText } from './help';
 export { formatDuration, maxPid, parseDuration, UsageError, USAGE_EXIT_CODE } from './usage';

@@ -1,17 +1,25 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { version } from '../core';
 import type { SupervisorOptions } from '../supervisor';
-import { parseRun, run } from './commands/run';
-import { parseSignalCommand, signalCommand, type SignalTarget } from './commands/signal';
+import { parseReload, reload, type ReloadCommand } from './commands/reload';
+import { parseRunArgs, run, runOptions, type ParsedRun } from './commands/run';
+import { parseScale, scale, type ScaleCommand } from './commands/scale';
+import { parseStatus, status, type StatusCommand } from './commands/status';
+import { parseStop, stop, type StopCommand } from './commands/stop';
+import { withConfig } from './config';
 import { helpText } from './help';
 import { UsageError, USAGE_EXIT_CODE } from './usage';
 
 /** What the command line asks for. */
 export type Command =
-  | { command: 'run'; options: SupervisorOptions }
-  | ({ command: 'reload' | 'stop' } & SignalTarget)
+  | { command: 'run'; parsed: ParsedRun }
+  | ({ command: 'reload' } & ReloadCommand)
+  | ({ command: 'stop' } & StopCommand)
+  | ({ command: 'status' } & StatusCommand)
+  | ({ command: 'scale' } & ScaleCommand)
   | { command: 'help'; topic?: string }
   | { command: 'version' };
+
+const COMMANDS = 'run, reload, status, stop, scale';
 
 /** Parses `handover ...` arguments (without node and the script). Throws {@link UsageError}. */
 export function parseCommandLine(argv: readonly string[]): Command {
@@ -19,23 +27,36 @@ export function parseCommandLine(argv: readonly string[]): Command {
   if (first === undefined) throw new UsageError('no command given');
   if (first === '--help' || first === '-h' || first === 'help') return { command: 'help', topic: rest[0] };
   if (first === '--version' || first === '-V' || first === 'version') return { command: 'version' };
-  if (first === 'run') {
-    const options = parseRun(rest);
-    return options === 'help' ? { command: 'help', topic: 'run' } : { command: 'run', options };
+  const help = { command: 'help', topic: first } as const;
+  switch (first) {
+    case 'run': {
+      const parsed = parseRunArgs(rest);
+      return parsed === 'help' ? help : { command: 'run', parsed };
+    }
+    case 'reload': {
+      const parsed = parseReload(rest);
+      return parsed === 'help' ? help : { command: 'reload', ...parsed };
+    }
+    case 'stop': {
+      const parsed = parseStop(rest);
+      return parsed === 'help' ? help : { command: 'stop', ...parsed };
+    }
+    case 'status': {
+      const parsed = parseStatus(rest);
+      return parsed === 'help' ? help : { command: 'status', ...parsed };
+    }
+    case 'scale': {
+      const parsed = parseScale(rest);
+      return parsed === 'help' ? help : { command: 'scale', ...parsed };
+    }
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(first)} (commands: ${COMMANDS})`);
   }
-  if (first === 'reload' || first === 'stop') {
-    const target = parseSignalCommand(first, rest);
-    return target === 'help' ? { command: 'help', topic: first } : { command: first, ...target };
-  }
-  throw new UsageError(`unknown command ${JSON.stringify(first)} (commands: run, reload, stop)`);
 }
 
-function version(): string {
-  try {
-    return (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
+/** `handover run ...`'s supervisor options, with its --config file read (async: a .mjs file is imported). */
+export async function supervisorOptions(parsed: ParsedRun, warn: (message: string) => void): Promise<SupervisorOptions> {
+  return runOptions(await withConfig(parsed, warn));
 }
 
 /**
@@ -46,8 +67,10 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   const out = io.out ?? ((text: string) => void process.stdout.write(text));
   const err = io.err ?? ((text: string) => void process.stderr.write(text));
   let command: Command;
+  let options: SupervisorOptions | undefined;
   try {
     command = parseCommandLine(argv);
+    if (command.command === 'run') options = await supervisorOptions(command.parsed, (message) => err(`handover: config: ${message}\n`));
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     err(`handover: ${e.message}\nTry 'handover --help'.\n`);
@@ -61,9 +84,14 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
       out(`${version()}\n`);
       return 0;
     case 'reload':
+      return reload(command, err);
     case 'stop':
-      return signalCommand(command.command, command, err);
+      return stop(command, err);
+    case 'status':
+      return status(command, out, err);
+    case 'scale':
+      return scale(command, err);
     case 'run':
-      return run(command.options, err);
+      return run(options!, err);
   }
 }

@@ -3,7 +3,7 @@ import { unlinkSync } from 'node:fs';
 import type * as net from 'node:net';
 import { parseListenArgs } from '../protocol';
 import { DEFAULT_DRAIN_TIMEOUT, ServerDrainer, type DrainResult } from '../drain';
-import { HandoverError, invalidType, invalidValue } from '../core';
+import { HandoverError, invalidType, invalidValue, type Logger, resolveLogger } from '../core';
 import { onProcessSignals, type SignalRoute } from './process-signals';
 import { Upgrader } from '../upgrade';
 
@@ -46,6 +46,8 @@ export interface GracefulServerOptions {
   onUpgradedConnection?: (socket: net.Socket) => void;
   /** Called for each connection of a plain net.Server when draining starts: end it when it is idle. */
   onConnectionDrain?: (socket: net.Socket) => void;
+  /** Hears a failed upgrade, a drain that ended at its timeout, an inherited socket nothing claimed: `console`, pino, or false. Default: stderr. */
+  logger?: Logger | false;
 }
 
 type Phase = 'idle' | 'listening' | 'draining' | 'closed';
@@ -79,11 +81,14 @@ function checkMs(name: string, value: unknown, fallback: number, allowZero = fal
  * accepting, answers `Connection: close`, sends HTTP/2 GOAWAY, lets in-flight
  * requests finish, destroys what is left after `drainTimeout` — and exits.
  * SIGTERM/SIGINT drain the same way without a successor (shutdown()).
+ * Under the `handover run` supervisor, SIGHUP/SIGUSR2 ask it for a reload
+ * instead (it starts the next generation, of every worker).
  *
  * Events: `upgrading` { pid, newPid }, `upgraded` { pid, newPid, durationMs },
  * `upgrade-failed` (HandoverError), `upgrade-queued` { pid, parentPid, signal }
  * (an upgrade signal arrived while the previous generation still drains: the
- * upgrade starts once it has exited), `draining` { pid, connections, requests },
+ * upgrade starts once it has exited), `reload-requested` { pid, supervisorPid,
+ * signal } (under the supervisor), `draining` { pid, connections, requests },
  * `drained` { pid, durationMs, hammered, ... }, `hammer` { pid, destroyed }, `error`.
  */
 export class GracefulServer extends EventEmitter {
@@ -101,6 +106,7 @@ export class GracefulServer extends EventEmitter {
   #unsubscribeSignals: () => void;
   #upgradeQueued = false;
   #skipShutdownDelay: (() => void) | undefined;
+  #logger: Logger;
 
   constructor(server: net.Server, options: GracefulServerOptions = {}) {
     super();
@@ -116,13 +122,19 @@ export class GracefulServer extends EventEmitter {
     this.#autoReady = options.autoReady ?? true;
     this.#exit = options.exit ?? true;
     this.server = server;
-    this.upgrader = Upgrader.shared({ upgradeTimeout: options.upgradeTimeout, pidFile: options.pidFile });
+    const logger = resolveLogger('options.logger', options.logger);
+    this.#logger = logger;
+    this.upgrader = Upgrader.shared({ upgradeTimeout: options.upgradeTimeout, pidFile: options.pidFile, logger: options.logger });
     this.#drainer = new ServerDrainer(server, {
       onUpgraded: options.onUpgradedConnection,
       onConnectionDrain: options.onConnectionDrain,
     });
     this.#drainer.on('draining', (stats) => this.emit('draining', { pid: process.pid, ...stats }));
-    this.#drainer.on('hammer', (info) => this.emit('hammer', { pid: process.pid, ...info }));
+    this.#drainer.on('hammer', (info) => {
+      logger.warn(`drain: ${info.destroyed} connection(s) still open after the drain timeout (${this.drainTimeout} ms) or a second stop signal: destroyed`);
+      this.emit('hammer', { pid: process.pid, ...info });
+    });
+    this.#drainer.on('draining', (stats) => this.upgrader.notifyDraining(stats.connections));
     let spawnedAt = 0;
     this.upgrader.on('spawned', ({ pid }: { pid: number }) => {
       spawnedAt = Date.now();
@@ -224,6 +236,13 @@ export class GracefulServer extends EventEmitter {
   }
 
   #upgradeFromSignal(signal: NodeJS.Signals): void {
+    // Under `handover run` the reload is the supervisor's: it replaces every
+    // worker and keeps each new generation its own child.
+    if (this.upgrader.supervisorPid !== null) {
+      if (this.upgrader.requestReload()) this.emit('reload-requested', { pid: process.pid, supervisorPid: this.upgrader.supervisorPid, signal });
+      else this.#logger.warn(`${signal}: cannot ask the supervisor (pid ${this.upgrader.supervisorPid}) for a reload: it has no notify socket and is not this process's parent; use handover reload`);
+      return;
+    }
     // Failures are reported through 'upgrade-failed'; this generation goes on serving.
     this.upgrade().catch((err: unknown) => {
       if (!(err instanceof HandoverError) || err.code !== 'ERR_PARENT_DRAINING' || this.#upgradeQueued) return;
@@ -256,6 +275,9 @@ export class GracefulServer extends EventEmitter {
   }
 
   #shutdownFromSignal(_signal: NodeJS.Signals, repeated: boolean): void {
+    // The supervisor's death can bring PDEATHSIG (SIGTERM) once per thread of
+    // it: that is one request to stop, not a second.
+    if (repeated && this.upgrader.supervisorGone) return;
     if (repeated) {
       // A second Ctrl-C while draining (or waiting out shutdownDelay): stop at once.
       this.#skipShutdownDelay?.();

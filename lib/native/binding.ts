@@ -65,15 +65,17 @@ export interface NativeBinding {
   spawn(options: NativeSpawnOptions): number;
   waitPid(pid: number, ref: boolean, callback: (err: Error | null, code: number | null, signal: number | null) => void): void;
   /** Reports the exit of `pid`, our parent; throws ESRCH when it is gone or not (any more) our parent. */
-  watchExit(pid: number, ref: boolean, callback: (err: Error | null) => void): void;
+  watchExit(pid: number, ref: boolean, callback: (err: Error | null) => void, ancestor?: boolean): void;
   listenSocket(options: NativeListenOptions): number;
   inspectFd(fd: number): NativeFdInfo;
   setCloexec(fd: number, on: boolean): void;
   dupCloexec(fd: number, minFd: number): number;
-  notifySend(path: string, message: string): void;
+  notifySend(path: string, message: string, fds?: number[]): void;
   NotifySocket: new (path: string, onMessage: (message: string, senderPid: number) => void) => NativeNotifySocket;
   /** One waitpid(pid, WNOHANG) for exactly `pid`: its status once reaped, null while it runs. */
   reapPid(pid: number): { code: number | null; signal: number | null } | null;
+  /** Who is at the other end of a connected AF_UNIX stream socket (SO_PEERCRED; getpeereid on macOS, pid -1 when unknown). */
+  peerCredentials(fd: number): { pid: number; uid: number; gid: number };
   /** prctl(PR_SET_CHILD_SUBREAPER) (Linux; ENOTSUP elsewhere). */
   setChildSubreaper(on: boolean): void;
   /** getpwnam_r: a user's uid and primary gid, or null when there is no such user. */

@@ -141,6 +141,22 @@ export class PrivateNotifyListener extends NotifyListener {
     }
   }
 
+  /**
+   * Binds `path` again, a socket that {@link open} made (in this process
+   * before it re-exec'd itself: its generations have the address): the
+   * directory must still be this user's and private; the old socket file
+   * is replaced.
+   */
+  static reopen(path: string): PrivateNotifyListener {
+    const dir = dirname(path);
+    const st = lstatSync(dir);
+    if (!st.isDirectory() || st.uid !== process.geteuid?.() || (st.mode & 0o077) !== 0) {
+      throw Object.assign(new Error(`EPERM: ${dir} is not a private directory of this user (mode ${(st.mode & 0o7777).toString(8)}, uid ${st.uid}): not binding ${path} in it`), { code: 'EPERM', path });
+    }
+    unlinkQuietly(path);
+    return new PrivateNotifyListener(path);
+  }
+
   private constructor(path: string) {
     super(path);
     this.#removeAtExit = () => removePrivateSocket(path);

@@ -3,13 +3,14 @@ import { constants as osConstants } from 'node:os';
 import { delimiter, resolve } from 'node:path';
 import { isatty } from 'node:tty';
 import { HandoverError, signalNumber, systemError } from '../core';
+import { SUPERVISOR_PID_ENV } from '../protocol';
 import { type ExitStatus, forkExecWithFds } from '../native';
 import type { SupervisorListener } from './listeners';
 import type { ResolvedOptions } from './options';
 
 // Variables of the protocol between generations that must not leak from the
 // supervisor's own environment into a generation's.
-const PROTOCOL_VARIABLES = ['LISTEN_FDS', 'LISTEN_FDNAMES', 'LISTEN_PID', 'NOTIFY_SOCKET', 'HANDOVER_PARENT_PID', 'HANDOVER_NOTIFY_SOCKET', 'HANDOVER_WORKER_ID', 'HANDOVER_WORKERS', 'NODE_APP_INSTANCE'];
+const PROTOCOL_VARIABLES = ['LISTEN_FDS', 'LISTEN_FDNAMES', 'LISTEN_PID', 'NOTIFY_SOCKET', 'HANDOVER_PARENT_PID', 'HANDOVER_NOTIFY_SOCKET', 'HANDOVER_WORKER_ID', 'HANDOVER_WORKERS', 'NODE_APP_INSTANCE', 'FDSTORE', SUPERVISOR_PID_ENV];
 
 /** A generation's worker slot: its id (0...N-1) and how many slots there are. */
 export interface WorkerSlot {
@@ -20,7 +21,8 @@ export interface WorkerSlot {
 /**
  * A generation's environment: `base` without any protocol variable of the
  * supervisor's own, plus LISTEN_FDS and LISTEN_FDNAMES for `names` (when
- * there are any; forkExecWithFds adds LISTEN_PID) and NOTIFY_SOCKET.
+ * there are any; forkExecWithFds adds LISTEN_PID), NOTIFY_SOCKET, and this
+ * process's pid as HANDOVER_SUPERVISOR_PID.
  */
 export function generationEnv(base: Record<string, string | undefined>, names: readonly string[], notifySocket: string | undefined, worker: WorkerSlot = { slot: 0, workers: 1 }): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = { ...base };
@@ -38,6 +40,7 @@ export function generationEnv(base: Record<string, string | undefined>, names: r
     env.LISTEN_FDNAMES = names.join(':');
   }
   if (notifySocket !== undefined) env.NOTIFY_SOCKET = notifySocket;
+  env[SUPERVISOR_PID_ENV] = String(process.pid);
   return env;
 }
 

@@ -28,7 +28,24 @@ export class Generation extends EventEmitter {
   readonly startedAt = Date.now();
   /** Its main process: the one started, or the successor it named with MAINPID=. */
   pid: number;
-  state: GenerationState = 'starting';
+  #state: GenerationState = 'starting';
+  /** ms since the epoch when it entered its {@link state}. */
+  since = Date.now();
+  /** Why it was told to stop (`replaced`, `recycled`, `stopped`, `failed`...), once it was. */
+  why: string | undefined;
+  /** Connections it said it still drains (`X_HANDOVER_DRAINING=`), for metrics; 0 when it did not say. */
+  drainingConnections = 0;
+
+  /** Where it is in its life (see {@link GenerationState}). */
+  get state(): GenerationState {
+    return this.#state;
+  }
+
+  set state(state: GenerationState) {
+    if (state === this.#state) return;
+    this.#state = state;
+    this.since = Date.now();
+  }
   /** When it said READY=1. */
   readyAt: number | undefined;
   /** It said STOPPING=1: it drains by its own rules. */
@@ -40,6 +57,9 @@ export class Generation extends EventEmitter {
   readonly exited: Promise<ExitStatus>;
   #resolveExited!: (status: ExitStatus) => void;
   #killTimer: NodeJS.Timeout | undefined;
+  /** The signal {@link retire} sent, and the pids it went to (each gets it once). */
+  #stopSignal: NodeJS.Signals | undefined;
+  readonly #signalled = new Set<number>();
 
   /**
    * The worker slot it runs in (HANDOVER_WORKER_ID), and whether there are
@@ -57,6 +77,20 @@ export class Generation extends EventEmitter {
     this.pgid = pid;
     this.exited = new Promise((resolveExited) => (this.#resolveExited = resolveExited));
     this.#watch(pid);
+  }
+
+  /**
+   * A generation just started (pid `pid`, in worker `slot`), logged as
+   * such; should it replace itself (MAINPID=), that is logged too.
+   */
+  static started(number: number, pid: number, slot: number, nameSlot: boolean, argv: readonly string[], log: (line: string, fields?: Record<string, unknown>) => void): Generation {
+    const generation = new Generation(number, pid, slot, nameSlot);
+    const label = nameSlot ? `generation ${number} (worker ${slot})` : `generation ${number}`;
+    generation.on('main-pid', ({ from, to, status }: { from: number; to: number; status: ExitStatus }) => {
+      log(`${label}: pid ${from} exited (${describeExit(status)}) and named pid ${to} its successor (MAINPID): following it`);
+    });
+    log(`${label} started: pid ${pid}: ${argv.join(' ')}`, { event: 'spawn', generation: number, worker: slot, generationPid: pid });
+    return generation;
   }
 
   /** "generation 2 (pid 1234)", or with workers "generation 2 (worker 1, pid 1234)", for logs. */
@@ -115,10 +149,36 @@ export class Generation extends EventEmitter {
    * (it drains by its own rules: a GracefulServer's own drainTimeout), and
    * then after {@link STOPPING_KILL_FACTOR} × `timeout` ms all the same.
    */
-  retire(signal: NodeJS.Signals, timeout: number, log: (line: string) => void): void {
+  retire(signal: NodeJS.Signals, timeout: number, log: (line: string) => void, why = 'stopped'): void {
+    this.why ??= why;
     this.state = 'stopping';
-    this.signal(signal);
+    this.#stopSignal ??= signal;
+    this.#signalStop();
     this.armKill(signal, timeout, log);
+  }
+
+  /**
+   * Records the successor the app named with MAINPID= (see {@link successor}).
+   * A generation told to stop while it replaced itself stops its successor
+   * too: otherwise the old release would serve on beside the new one.
+   */
+  nameSuccessor(pid: number): void {
+    this.successor = pid;
+    if (this.state === 'stopping') this.#signalStop();
+  }
+
+  // The stop signal, once, to the main process and to a successor it named.
+  #signalStop(): void {
+    if (this.#stopSignal === undefined || !this.alive) return;
+    for (const pid of [this.pid, this.successor]) {
+      if (pid === undefined || this.#signalled.has(pid)) continue;
+      this.#signalled.add(pid);
+      try {
+        process.kill(pid, this.#stopSignal);
+      } catch {
+        // gone already
+      }
+    }
   }
 
   /** The SIGKILL of {@link retire} alone, for a generation that was already signalled. */
@@ -152,6 +212,7 @@ export class Generation extends EventEmitter {
    * SIGKILL after `grace` ms.
    */
   dismiss(grace: number): void {
+    this.why ??= 'failed';
     this.state = 'stopping';
     this.signalGroup('SIGTERM');
     this.signalGroup('SIGCONT');
@@ -190,6 +251,7 @@ export class Generation extends EventEmitter {
           this.pid = next;
           this.emit('main-pid', { from: pid, to: next, status });
           this.#watch(next);
+          this.#signalStop(); // told to stop meanwhile: so is the successor
           return;
         }
         this.#finish(status);

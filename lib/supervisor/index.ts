@@ -29,3 +29,6 @@ export {
 } from './supervisor';
 export { STOPPING_KILL_FACTOR } from './options';
 export { ZombieReaper, REAP_GRACE_MS, becomeSubreaper, type ZombieReaperOptions } from './reaper';
+export { controlPath, CONTROL_SOCKET, type ControlPlace } from './control-path';
+export { formatStatus, STATUS_SCHEMA, type Status, type StatusGeneration, type StatusReload, type StatusState, type StatusWorker } from './status';
+export { type LogFormat } from './log';

@@ -1,5 +1,5 @@
 import { HandoverError, printable } from '../core';
-import { IgnoredNotifications, type NotifyListener, type NotifyMessage, PrivateNotifyListener } from '../protocol';
+import { IgnoredNotifications, NotifyListener, type NotifyMessage, PrivateNotifyListener } from '../protocol';
 import type { Generation } from './generation';
 import { isSelfOrDescendant } from './proc';
 
@@ -33,13 +33,16 @@ export function applyNotification(generation: Generation, message: NotifyMessage
   if (mainPid !== undefined && /^[0-9]+$/.test(mainPid) && Number(mainPid) !== generation.pid) {
     const pid = Number(mainPid);
     if (isSelfOrDescendant(pid, generation.pid)) {
-      generation.successor = pid;
+      generation.nameSuccessor(pid);
       log(`${generation} names pid ${pid} as its main process (MAINPID)`);
     } else {
       log(`${generation} names pid ${pid} as its main process, which is not its descendant: ignored`);
     }
   }
   if (fields.get('RELOADING') === '1') log(`${generation} is reloading itself (RELOADING=1)`);
+  // GracefulServer's own field while it drains (systemd ignores it): for the metrics.
+  const draining = fields.get('X_HANDOVER_DRAINING');
+  if (draining !== undefined && /^[0-9]+$/.test(draining)) generation.drainingConnections = Number(draining);
   if (fields.get('STOPPING') === '1' && !generation.announcedStopping) {
     generation.announcedStopping = true;
     log(`${generation} is stopping (STOPPING=1)${from}: it drains by its own rules`);
@@ -66,16 +69,19 @@ export function oneLine(text: string): string {
  * directory (removed when it is closed, or at exit): each message is checked
  * against `generations()` (see {@link senderOf}), applied to the generation
  * it belongs to, and passed to `onMessage`; anything else is ignored and
- * counted (see IgnoredNotifications). Linux only: elsewhere datagrams carry
- * no sender pid (ERR_NOT_SUPPORTED).
+ * counted (see IgnoredNotifications). `address`: the one to bind again (a
+ * re-exec'd supervisor's generations have it). Linux only: elsewhere
+ * datagrams carry no sender pid (ERR_NOT_SUPPORTED).
  */
-export function openNotifySocket(generations: () => Iterable<Generation>, log: (line: string) => void, onMessage: (generation: Generation, message: NotifyMessage) => void): NotifyListener {
+export function openNotifySocket(generations: () => Iterable<Generation>, log: (line: string) => void, onMessage: (generation: Generation, message: NotifyMessage) => void, address?: string): NotifyListener {
   // The supervisor accepts READY=1 from a generation or its descendants
   // (systemd-notify), which needs the kernel to name every sender.
   if (process.platform !== 'linux') {
     throw new HandoverError('ERR_NOT_SUPPORTED', `readiness over NOTIFY_SOCKET needs sender credentials, which ${process.platform} does not give: use ready: 'exec' (--ready exec)`);
   }
-  const listener = PrivateNotifyListener.open(NOTIFY_STEM);
+  // `address`: the one the generations already have (a re-exec'd supervisor
+  // binds it again; an abstract one is an earlier version's).
+  const listener = address === undefined ? PrivateNotifyListener.open(NOTIFY_STEM) : address.startsWith('@') ? new NotifyListener(address) : PrivateNotifyListener.reopen(address);
   const ignored = IgnoredNotifications.for(listener, log);
   listener.on('message', (message: NotifyMessage) => {
     const generation = senderOf(message.pid, generations());

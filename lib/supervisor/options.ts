@@ -3,6 +3,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { parseAddress, type ListenSpec, type PacketSpec } from '../protocol';
 import { DEFAULT_DRAIN_TIMEOUT } from '../drain';
 import { invalidType, invalidValue } from '../core';
+import { makeLog, type Log, type LogFormat } from './log';
 
 /** How long a generation has to say READY=1 (as GracefulServer's upgradeTimeout). */
 export const DEFAULT_READY_TIMEOUT = 60_000;
@@ -95,6 +96,27 @@ export interface SupervisorOptions {
   maxMemory?: number;
   /** ms after which a worker is replaced, as by a reload step. */
   maxLifetime?: number;
+  /** 'text' (default): `handover[PID]: ...` lines; 'json': pino-style JSON lines. Ignored when `log` is given. */
+  logFormat?: LogFormat;
+  /**
+   * The control socket (`handover reload`, `status`, `stop`, `scale`): a path,
+   * true (default) for the path derived from pidFile or the runtime
+   * directory (see controlPath()), false for none.
+   */
+  control?: string | boolean;
+  /** `host:port` (or a port) to serve Prometheus metrics on, at /metrics. */
+  metrics?: string;
+  /** `host:port` (or a port) to serve /livez and /readyz on, for probes. */
+  health?: string;
+  /** ms between a stop signal (when /readyz starts failing) and the drain. Default 0. */
+  shutdownDelay?: number;
+  /**
+   * Put the listeners it binds in systemd's fd store (FileDescriptorStoreMax=),
+   * so that they and their queued connections survive the supervisor's own
+   * restart: `auto` (default) when systemd says it keeps one ($FDSTORE,
+   * systemd ≥ 254), `yes` (older systemd), `no`.
+   */
+  fdStore?: 'auto' | 'yes' | 'no';
 }
 
 /** SupervisorOptions with defaults applied. */
@@ -117,17 +139,23 @@ export interface ResolvedOptions {
   signals: boolean;
   subreaper: boolean;
   reap: boolean;
-  log: (line: string) => void;
+  log: Log;
   workers: number;
   reloadParallel: number;
   maxMemory: number | undefined;
   maxLifetime: number | undefined;
+  logFormat: LogFormat;
+  control: string | boolean;
+  metrics: string | undefined;
+  health: string | undefined;
+  shutdownDelay: number;
+  fdStore: 'auto' | 'yes' | 'no';
 }
 
 const KNOWN = new Set([
   'command', 'args', 'listen', 'inherit', 'pidFile', 'readyTimeout', 'drainTimeout', 'probation', 'restartBackoff',
   'restartBackoffMax', 'restart', 'ready', 'cwd', 'env', 'stdio', 'signals', 'subreaper', 'reap', 'log',
-  'workers', 'reloadParallel', 'maxMemory', 'maxLifetime',
+  'workers', 'reloadParallel', 'maxMemory', 'maxLifetime', 'logFormat', 'control', 'metrics', 'health', 'shutdownDelay', 'fdStore',
 ]);
 
 /** Most workers a supervisor runs. */
@@ -147,6 +175,21 @@ function ms(name: string, value: unknown, fallback: number, allowZero: boolean):
   return value;
 }
 
+function control(value: unknown): string | boolean {
+  if (value === undefined) return true;
+  if (typeof value === 'boolean' || (typeof value === 'string' && value !== '' && !value.includes('\0'))) return value;
+  return invalidType('options.control', 'a socket path or a boolean', value);
+}
+
+function address(name: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'number') value = String(value);
+  if (typeof value !== 'string') invalidType(`options.${name}`, 'an address (host:port or a port)', value);
+  const spec = parseAddress(value as string);
+  if (spec.kind !== 'tcp') invalidValue(`options.${name}`, 'must be a TCP address (host:port or a port)', value);
+  return value as string;
+}
+
 function positive(name: string, value: unknown, unit: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) invalidValue(`options.${name}`, `must be a positive whole number of ${unit}`, value);
   return value;
@@ -164,9 +207,6 @@ function oneOf<T extends string>(name: string, value: unknown, allowed: readonly
   return value as T;
 }
 
-function defaultLog(line: string): void {
-  process.stderr.write(`handover[${process.pid}]: ${line}\n`);
-}
 
 /** Validates {@link SupervisorOptions}; every message names the option and echoes the value. */
 export function resolveOptions(options: SupervisorOptions): ResolvedOptions {
@@ -222,10 +262,16 @@ export function resolveOptions(options: SupervisorOptions): ResolvedOptions {
     signals: bool('signals', options.signals, true),
     subreaper: bool('subreaper', options.subreaper, true),
     reap: bool('reap', options.reap, true),
-    log: options.log === false ? () => {} : options.log ?? defaultLog,
+    log: options.log === false ? () => {} : options.log ?? makeLog(oneOf('logFormat', options.logFormat, ['text', 'json'] as const, 'text')),
     workers: options.workers === 'auto' ? Math.min(availableParallelism(), MAX_WORKERS) : count('workers', options.workers, DEFAULT_WORKERS, MAX_WORKERS),
     reloadParallel: count('reloadParallel', options.reloadParallel, DEFAULT_RELOAD_PARALLEL, MAX_WORKERS),
     maxMemory: options.maxMemory === undefined ? undefined : positive('maxMemory', options.maxMemory, 'bytes'),
     maxLifetime: options.maxLifetime === undefined ? undefined : ms('maxLifetime', options.maxLifetime, 0, false),
+    logFormat: oneOf('logFormat', options.logFormat, ['text', 'json'] as const, 'text'),
+    control: control(options.control),
+    metrics: address('metrics', options.metrics),
+    health: address('health', options.health),
+    shutdownDelay: ms('shutdownDelay', options.shutdownDelay, 0, true),
+    fdStore: oneOf('fdStore', options.fdStore, ['auto', 'yes', 'no'] as const, 'auto'),
   };
 }

@@ -24,7 +24,8 @@ const SLOT_EVENTS = ['spawn', 'launching', 'launched', 'launch-failed', 'crash',
  *
  * Events: those of its slots (`spawn`, `launching`, `launched`,
  * `launch-failed`, `crash`, `generation-exit`, `ended`), each with the slot
- * as an extra last argument; `roll-start`; `roll-end` { error, durationMs }.
+ * as an extra last argument; `roll-start`; `roll-end` { error, durationMs };
+ * `recycling` { kind, slot }.
  */
 export class Pool extends EventEmitter {
   readonly slots: Slot[] = [];
@@ -99,10 +100,11 @@ export class Pool extends EventEmitter {
    * time, and none during a roll (which replaces it anyway): false when it
    * could not start now.
    */
-  recycle(slot: Slot, reason: string): boolean {
+  recycle(slot: Slot, reason: string, kind: 'memory' | 'lifetime'): boolean {
     if (this.#roll !== null || this.#recycling !== null || slot.busy || slot.current === null || !this.slots.includes(slot)) return false;
     this.#recycling = slot;
-    this.#host.log(`recycling ${slot.current}: ${reason}`);
+    this.#host.log(`recycling ${slot.current}: ${reason}`, { event: 'recycling', kind, worker: slot.id, generation: slot.current.number, generationPid: slot.current.pid });
+    this.emit('recycling', { kind, slot });
     slot
       .replace('recycle')
       .catch(() => {}) // logged as a launch failure; the old worker goes on
@@ -118,6 +120,8 @@ export class Pool extends EventEmitter {
    * ones first) has its workers drain (SIGTERM).
    */
   scale(size: number): void {
+    const before = this.slots.length;
+    if (size !== before) this.#host.log(`${size > before ? 'adding' : 'removing'} ${Math.abs(size - before)} worker(s): ${before} -> ${size}`, { event: 'scale', from: before, to: size });
     while (this.slots.length < size) {
       const slot = this.#slot(this.slots.length);
       this.slots.push(slot);
@@ -129,6 +133,17 @@ export class Pool extends EventEmitter {
       slot.once('empty', () => this.#closing.delete(slot));
       slot.close('SIGTERM', 'its worker slot was removed');
     }
+  }
+
+  /** Sends `signal` to the first worker's serving generation (SIGUSR1, SIGUSR2); false when none serves. */
+  forward(signal: NodeJS.Signals): boolean {
+    const target = this.first;
+    if (target === null) {
+      this.#host.log(`no generation to forward ${signal} to`);
+      return false;
+    }
+    this.#host.log(`forwarding ${signal} to ${target}`);
+    return target.signal(signal);
   }
 
   /** Stops every slot (see {@link Slot.stop}). */

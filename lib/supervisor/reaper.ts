@@ -117,3 +117,17 @@ export function becomeSubreaper(): boolean {
     return false;
   }
 }
+
+/**
+ * Starts a {@link ZombieReaper} for a supervisor: every orphan it reaps is
+ * logged and emitted on `events` as 'reaped' { pid, code, signal }.
+ */
+export function startReaper(isTracked: (pid: number) => boolean, log: (line: string) => void, events: EventEmitter): ZombieReaper {
+  const reaper = new ZombieReaper({ isTracked });
+  reaper.on('reaped', (info: { pid: number } & ExitStatus) => {
+    log(`reaped orphan ${info.pid} (${info.signal ? `killed by ${info.signal}` : `exit code ${info.code}`})`);
+    events.emit('reaped', info);
+  });
+  reaper.start();
+  return reaper;
+}

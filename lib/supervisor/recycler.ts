@@ -68,14 +68,16 @@ export class Recycler {
       if (generation === null || generation.state !== 'serving') continue;
       const limits = this.#limitsOf(generation);
       let reason: string | undefined;
+      let kind: 'memory' | 'lifetime' = 'lifetime';
       if (limits.until !== undefined && now >= limits.until) {
         reason = `it has served ${Math.round((now - (generation.readyAt ?? now)) / 1000)} s (--max-lifetime ${Math.round(this.#options.maxLifetime! / 1000)} s)`;
       } else if (limits.memory !== undefined) {
         const rss = groupRss(generation.pgid);
+        kind = 'memory';
         if (rss > limits.memory) reason = `its RSS is ${formatBytes(rss)} (--max-memory ${formatBytes(this.#options.maxMemory!)})`;
       }
       // One at a time: the others are looked at again at the next check.
-      if (reason !== undefined && this.#pool.recycle(slot, reason)) return;
+      if (reason !== undefined && this.#pool.recycle(slot, reason, kind)) return;
     }
   }
 }

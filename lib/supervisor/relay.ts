@@ -3,6 +3,7 @@ import type { HandoverError } from '../core';
 import type { ExitStatus } from '../native';
 import { monotonicUsec, type Upstream } from '../protocol';
 import type { Generation } from './generation';
+import type { Log } from './log';
 import type { Pool } from './pool';
 import { describeCrash, type Crash, type LaunchKind, type Slot } from './slot';
 
@@ -11,7 +12,7 @@ export interface RelayTarget {
   /** The supervisor's public events. */
   events: EventEmitter;
   upstream: Pick<Upstream, 'send'>;
-  log(line: string): void;
+  log: Log;
   running(): boolean;
   /** The first generation of a slot could not be started: the supervisor's start failed. */
   startFailed(err: HandoverError): void;
@@ -66,6 +67,7 @@ export function relay(pool: Pool, target: RelayTarget): void {
     upstream.send({ STATUS: `${describeCrash(crash)}; restarting in ${crash.delay} ms` });
     events.emit('crash', crash);
   });
+  pool.on('recycling', ({ kind, slot }: { kind: string; slot: Slot }) => events.emit('recycling', { kind, worker: slot.id }));
   pool.on('generation-exit', (info: { generation: Generation; status: ExitStatus; wasCurrent: boolean }) => target.exited(info));
   pool.on('ended', () => {
     if (pool.ended) target.ended();

@@ -3,6 +3,7 @@ import { HandoverError } from '../core';
 import type { ExitStatus } from '../native';
 import { describeExit, type Generation } from './generation';
 import { FAILED_GENERATION_GRACE } from './grace';
+import type { Log } from './log';
 import type { ResolvedOptions } from './options';
 import { awaitReady, probation } from './waits';
 
@@ -18,7 +19,7 @@ export type LaunchKind = 'start' | 'restart' | 'reload' | 'recycle';
 /** What a {@link Slot} needs from the supervisor around it. */
 export interface SlotHost {
   readonly options: ResolvedOptions;
-  log(line: string): void;
+  log: Log;
   /** Starts a generation for `slot` with the listeners (throws ERR_EXEC). */
   spawn(slot: Slot): Generation;
   /** False once the supervisor is stopping: nothing more is started. */
@@ -61,6 +62,10 @@ export class Slot extends EventEmitter {
   next: Generation | null = null;
   /** The status of the serving generation that exited last. */
   lastStatus: ExitStatus | undefined;
+  /** Restarts after a crash (or a failed start) so far. */
+  restarts = 0;
+  /** The last of its generations to exit: how, when and why (`crash`, `replaced`, `recycled`, `failed`, `stopped`). */
+  lastExit: (ExitStatus & { generation: number; pid: number; at: number; reason: string }) | undefined;
   readonly #host: SlotHost;
   readonly #live = new Set<Generation>();
   #transition: Promise<Generation> | null = null;
@@ -132,6 +137,7 @@ export class Slot extends EventEmitter {
   /** Removes the slot: nothing more is started in it, and its generations are told to stop (see {@link stop}). */
   close(signal: NodeJS.Signals, reason: string): void {
     this.#closed = true;
+    for (const generation of this.#live) generation.why ??= 'removed';
     this.stop(signal, reason);
   }
 
@@ -208,7 +214,7 @@ export class Slot extends EventEmitter {
     const readyMs = (generation.readyAt ?? Date.now()) - generation.startedAt;
     if (old !== null && previous !== null) {
       this.#host.log(`${kind === 'reload' ? 'reloaded' : 'recycled'}: ${generation} serves (ready after ${readyMs} ms); stopping ${previous} with SIGTERM`);
-      previous.retire('SIGTERM', this.#host.options.drainTimeout, this.#host.log);
+      previous.retire('SIGTERM', this.#host.options.drainTimeout, this.#host.log, kind === 'reload' ? 'replaced' : 'recycled');
     } else {
       this.#host.log(`${generation} is ready after ${readyMs} ms: serving`);
     }
@@ -238,6 +244,8 @@ export class Slot extends EventEmitter {
       this.current = null;
       this.lastStatus = status;
     }
+    const reason = generation.why ?? (wasCurrent ? 'crash' : generation === this.next || generation.readyAt === undefined ? 'failed' : 'exited');
+    this.lastExit = { ...status, generation: generation.number, pid: generation.pid, at: Date.now(), reason };
     this.emit('generation-exit', { generation, status, wasCurrent });
     if (this.#live.size === 0) this.emit('empty');
     if (!this.#host.running()) return; // the supervisor reports it, and may be done
@@ -278,6 +286,7 @@ export class Slot extends EventEmitter {
     const delay = this.#backoff;
     this.#backoff = Math.min(o.restartBackoffMax, Math.max(this.#backoff * 2, 1));
     this.#lastCrash = undefined;
+    this.restarts++;
     this.#host.log(`${describeCrash(crash)}; restarting in ${delay} ms`);
     this.emit('crash', { ...crash, delay });
     this.#restartTimer = setTimeout(() => {

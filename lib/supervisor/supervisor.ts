@@ -1,16 +1,19 @@
 import { EventEmitter } from 'node:events';
 import { HandoverError } from '../core';
 import type { ExitStatus } from '../native';
-import { type NotifyListener, removePidFile, Upstream, writePidFile } from '../protocol';
-import { exitCode, exitHint, startFailureCode, startGeneration, stdioTable } from './exec';
+import { RELOAD_REQUEST_FIELD } from '../protocol';
+import { exitCode, exitHint, startFailureCode, startGeneration } from './exec';
 import { describeExit, Generation, groupExists } from './generation';
-import { closeListeners, openListeners, releaseAll, type OpenedListeners, type SupervisorListener } from './listeners';
-import { openNotifySocket } from './notify';
+import type { SupervisorListener } from './listeners';
 import { resolveOptions, type ResolvedOptions, type SupervisorOptions } from './options';
-import { becomeSubreaper, ZombieReaper } from './reaper';
-import { installSignals } from './signals';
+import { startReaper, type ZombieReaper } from './reaper';
+import { Resources, type ResourceState } from './resources';
+import { installSignals, reloadAskedBy } from './signals';
+import type { Log } from './log';
 import { Pool } from './pool';
+import { Operations } from './operations';
 import { Recycler } from './recycler';
+import type { Status } from './status';
 import { relay, servingStatus } from './relay';
 import type { Slot } from './slot';
 
@@ -32,7 +35,8 @@ export { exitCode, resolveCommand } from './exec';
 export { FAILED_GENERATION_GRACE } from './slot';
 export type { SupervisorListener } from './listeners';
 
-type Phase = 'new' | 'running' | 'stopping' | 'stopped';
+/** Where a supervisor is in its life. */
+export type Phase = 'new' | 'running' | 'stopping' | 'stopped';
 
 /**
  * The supervisor of `handover run` (overseer's or nginx's master model): one
@@ -66,23 +70,23 @@ type Phase = 'new' | 'running' | 'stopping' | 'stopped';
  */
 export class Supervisor extends EventEmitter {
   readonly options: ResolvedOptions;
-  #log: (line: string) => void;
+  #log: Log;
   #phase: Phase = 'new';
-  #opened: OpenedListeners = { listeners: [], fds: [], paths: [] };
-  #stdio: number[] = [0, 1, 2];
-  #notify: NotifyListener | null = null;
-  #upstream = new Upstream(undefined, () => {});
+  readonly #res: Resources;
   #reaper: ZombieReaper | null = null;
   #removeSignals: (() => void) | undefined;
   #pool: Pool;
   #recycler: Recycler;
+  #operations: Operations;
+  readonly #startedAt = Date.now();
+  /** A stop signal waits out `shutdownDelay` (while /readyz fails) before the drain. */
+  #delayingStop: NodeJS.Timeout | undefined;
   /** Generations whose process group may still hold processes: SIGKILLed at exit. */
   #groups = new Set<Generation>();
   #count = 0;
   #stopRequests = 0;
   #lastStatus: ExitStatus | undefined;
   #failedStartCode: number | undefined;
-  #pidFileWritten = false;
   #exited: Promise<number>;
   #resolveExited!: (code: number) => void;
 
@@ -90,9 +94,32 @@ export class Supervisor extends EventEmitter {
     super();
     this.options = resolveOptions(options);
     this.#log = this.options.log;
+    this.#res = new Resources(this.options, this.#log);
     this.#exited = new Promise((resolveExited) => (this.#resolveExited = resolveExited));
     this.#pool = this.#makePool();
     this.#recycler = new Recycler(this.#pool, this.options);
+    this.#operations = new Operations({
+      supervisor: this,
+      options: this.options,
+      source: () => ({
+        startedAt: this.#startedAt,
+        state: this.#phase === 'new' ? 'starting' : this.#phase === 'running' ? (this.#delayingStop ? 'stopping' : this.#pool.rolling ? 'reloading' : 'serving') : 'stopping',
+        listeners: this.#res.opened.listeners,
+        slots: this.#pool.slots,
+        generations: this.#pool.generations,
+      }),
+      ready: () => this.#phase === 'running' && this.#delayingStop === undefined && this.#pool.slots.some((slot) => slot.current !== null),
+    });
+  }
+
+  /** What `handover status` shows: see {@link Status}. */
+  status(): Status {
+    return this.#operations.status();
+  }
+
+  /** 'new' until start(), 'running', 'stopping' from a stop signal (or the app's end), 'stopped' once it has exited. */
+  get phase(): Phase {
+    return this.#phase;
   }
 
   /** Resolves with the supervisor's exit code once it has stopped: the app's status (128 + n for a signal). */
@@ -102,7 +129,7 @@ export class Supervisor extends EventEmitter {
 
   /** The sockets (and other fds) passed to every generation, in fd order from 3. */
   get sockets(): readonly SupervisorListener[] {
-    return this.#opened.listeners;
+    return this.#res.opened.listeners;
   }
 
   /** The serving generation, if any. */
@@ -139,7 +166,7 @@ export class Supervisor extends EventEmitter {
       throw err;
     }
     const first = await this.#pool.start();
-    this.#upstream.send({ READY: 1, MAINPID: process.pid, STATUS: servingStatus(this.#pool) });
+    this.#res.upstream.send({ READY: 1, MAINPID: process.pid, STATUS: servingStatus(this.#pool) });
     this.#recycler.start();
     return first;
   }
@@ -165,9 +192,6 @@ export class Supervisor extends EventEmitter {
   scale(size: number): void {
     if (!Number.isInteger(size) || size < 1 || size > 1024) throw new HandoverError('ERR_INVALID_ARG_VALUE', `The "size" argument must be a whole number from 1 to 1024. Received ${String(size)}`);
     if (this.#phase !== 'running') throw new HandoverError('ERR_STOPPED', `cannot scale: the supervisor is ${this.#phase === 'new' ? 'not started' : this.#phase}`);
-    const before = this.#pool.slots.length;
-    if (size === before) return;
-    this.#log(`${size > before ? 'adding' : 'removing'} ${Math.abs(size - before)} worker(s): ${before} -> ${size}`);
     this.#pool.scale(size);
   }
 
@@ -177,77 +201,39 @@ export class Supervisor extends EventEmitter {
    * have exited. Generations that neither exit nor said STOPPING=1 within
    * `drainTimeout` get SIGKILL (their whole process group). Asked a second
    * time, the signal is forwarded again (a GracefulServer then stops
-   * draining); a third time, every generation gets SIGKILL.
+   * draining); a third time, every generation gets SIGKILL. `final`: the
+   * listeners leave systemd's fd store too (see {@link StoredListeners}),
+   * so their ports close with the supervisor.
    */
-  stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number> {
+  stop(signal: NodeJS.Signals = 'SIGTERM', options: { final?: boolean } = {}): Promise<number> {
+    if (options.final === true) this.#res.stored = this.#res.stored?.release(this.#res.opened, this.#log) ?? null;
     this.#stop(signal);
     return this.#exited;
   }
 
   /** Sends `signal` to the serving generation (what SIGUSR1 and SIGUSR2 do); false when none serves. */
   forward(signal: NodeJS.Signals): boolean {
-    const target = this.#pool.first;
-    if (target === null) {
-      this.#log(`no generation to forward ${signal} to`);
-      return false;
-    }
-    this.#log(`forwarding ${signal} to ${target}`);
-    return target.signal(signal);
+    return this.#pool.forward(signal);
   }
 
   // --- set-up -------------------------------------------------------------
 
-  async #setUp(): Promise<void> {
+  async #setUp(adopted?: ResourceState): Promise<void> {
     const o = this.options;
-    if (o.subreaper && process.platform === 'linux' && process.pid !== 1 && !becomeSubreaper()) {
-      this.#log('could not become a child subreaper: orphaned grandchildren will go to PID 1');
-    }
-    // Like sd_notify(unset_environment): nothing else in this process, and no
-    // generation, talks to systemd in our name.
-    this.#upstream = new Upstream(process.env.NOTIFY_SOCKET, (err, socket) => this.#log(`could not notify ${socket}: ${err.message}`));
-    delete process.env.NOTIFY_SOCKET;
-    this.#stdio = o.stdio ? [...o.stdio] : stdioTable(this.#opened.fds);
-
-    await openListeners(this.#opened, o.listen, o.inherit, this.#log, (listener) => this.emit('listening', listener));
-    if (this.#opened.listeners.length === 0) this.#log('no listeners: the generations get no LISTEN_FDS');
-
-    if (o.ready === 'notify') {
-      this.#notify = openNotifySocket(() => this.#pool.generations, this.#log, (generation, message) => this.emit('message', { generation, message }));
-    }
-    if (o.pidFile) {
-      writePidFile(o.pidFile);
-      this.#pidFileWritten = true;
-    }
-    if (o.signals) {
-      this.#removeSignals = installSignals({
-        reload: () => {
-          if (this.#phase !== 'running') {
-            this.#log('SIGHUP: ignored while stopping');
-            return;
-          }
-          this.#log('SIGHUP: reload');
-          this.reload().catch(() => {}); // logged and emitted as 'reload-failed'
-        },
-        stop: (signal) => this.#stop(signal),
-        forward: (signal) => this.forward(signal),
-        scale: (by) => {
-          const size = this.#pool.slots.length + by;
-          if (this.#phase !== 'running') this.#log(`${by > 0 ? 'SIGTTIN' : 'SIGTTOU'}: ignored while stopping`);
-          else if (size < 1) this.#log('SIGTTOU: ignored: one worker is the fewest');
-          else this.scale(size);
-        },
+    await this.#res.open(
+      {
+        listening: (listener) => this.emit('listening', listener),
         generations: () => this.#pool.generations,
-        log: this.#log,
-      });
-    }
-    if (o.reap && process.platform === 'linux') {
-      this.#reaper = new ZombieReaper({ isTracked: (pid) => this.#pool.generations.some((g) => g.owns(pid)) });
-      this.#reaper.on('reaped', (info: { pid: number } & ExitStatus) => {
-        this.#log(`reaped orphan ${info.pid} (${describeExit(info)})`);
-        this.emit('reaped', info);
-      });
-      this.#reaper.start();
-    }
+        message: (generation, message) => {
+          this.emit('message', { generation, message });
+          if (message.fields.get(RELOAD_REQUEST_FIELD) === '1') reloadAskedBy(this, generation);
+        },
+      },
+      adopted,
+    );
+    if (o.signals) this.#removeSignals = installSignals(this, (signal) => this.#stop(signal));
+    if (o.reap && process.platform === 'linux') this.#reaper = startReaper((pid) => this.#pool.generations.some((g) => g.owns(pid)), this.#log, this);
+    await this.#operations.open();
   }
 
   // --- the slot's generations ----------------------------------------------
@@ -259,7 +245,7 @@ export class Supervisor extends EventEmitter {
         log: this.#log,
         spawn: (slot) => this.#spawn(slot),
         running: () => this.#phase === 'running',
-        exitHint: (status) => exitHint(status, this.#opened.listeners),
+        exitHint: (status) => exitHint(status, this.#res.opened.listeners),
         upcoming: () => `generation ${this.#count + 1}`,
       },
       this.options.workers,
@@ -267,7 +253,7 @@ export class Supervisor extends EventEmitter {
     );
     relay(pool, {
       events: this,
-      upstream: { send: (fields) => this.#upstream.send(fields) },
+      upstream: { send: (fields) => this.#res.upstream.send(fields) },
       log: this.#log,
       running: () => this.#phase === 'running',
       startFailed: (err) => {
@@ -284,16 +270,10 @@ export class Supervisor extends EventEmitter {
   #spawn(slot: Slot): Generation {
     const o = this.options;
     const number = this.#count + 1;
-    const pid = startGeneration(o, number, this.#stdio, this.#opened.listeners, this.#notify?.path, { slot: slot.id, workers: this.#pool.slots.length });
+    const pid = startGeneration(o, number, this.#res.stdio, this.#res.opened.listeners, this.#res.notify?.path, { slot: slot.id, workers: this.#pool.slots.length });
     this.#count = number;
-    const named = o.workers > 1 || this.#pool.slots.length > 1;
-    const generation = new Generation(number, pid, slot.id, named);
-    const label = named ? `generation ${number} (worker ${slot.id})` : `generation ${number}`;
+    const generation = Generation.started(number, pid, slot.id, o.workers > 1 || this.#pool.slots.length > 1, [o.command, ...o.args], this.#log);
     this.#groups.add(generation);
-    generation.on('main-pid', ({ from, to, status }: { from: number; to: number; status: ExitStatus }) => {
-      this.#log(`${label}: pid ${from} exited (${describeExit(status)}) and named pid ${to} its successor (MAINPID): following it`);
-    });
-    this.#log(`${label} started: pid ${pid}: ${[o.command, ...o.args].join(' ')}`);
     return generation;
   }
 
@@ -317,18 +297,25 @@ export class Supervisor extends EventEmitter {
       return;
     }
     if (this.#phase === 'stopped') return;
+    if (signal !== null && this.#phase === 'running' && this.options.shutdownDelay > 0 && this.#delayingStop === undefined) {
+      // Load balancers see /readyz fail and stop sending; then the drain.
+      this.#log(`${signal}: /readyz fails from now on; stopping in ${this.options.shutdownDelay} ms (--shutdown-delay)`, { event: 'shutdown-delay', signal });
+      this.#delayingStop = setTimeout(() => this.#stop(signal), this.options.shutdownDelay);
+      return;
+    }
+    clearTimeout(this.#delayingStop);
     if (signal !== null) this.#stopRequests++;
     const live = this.#pool.generations;
     if (this.#phase === 'running') {
       this.#phase = 'stopping';
-      this.#upstream.send({ STOPPING: 1, STATUS: 'stopping' });
+      this.#res.upstream.send({ STOPPING: 1, STATUS: 'stopping' });
       if (signal !== null) {
         this.#log(live.length > 0 ? `${signal}: stopping; forwarding ${signal} to ${live.join(', ')}` : `${signal}: stopping`);
       } else if (live.length > 0) {
         this.#log(`stopping; SIGTERM to ${live.join(', ')}`);
       }
       this.#pool.stop(signal ?? 'SIGTERM', signal ?? 'the app exited');
-      closeListeners(this.#opened);
+      this.#res.closeListeners();
     } else if (signal !== null && this.#stopRequests === 2) {
       this.#log(`${signal} again: forwarding it again to ${live.join(', ') || 'nobody'}`);
       for (const generation of live) generation.signal(signal);
@@ -353,12 +340,10 @@ export class Supervisor extends EventEmitter {
     for (const generation of this.#groups) generation.signalGroup('SIGKILL');
     this.#groups.clear();
     this.#reaper?.stop();
-    this.#notify?.close();
-    this.#notify = null;
-    releaseAll(this.#opened);
-    if (this.#pidFileWritten && this.options.pidFile) removePidFile(this.options.pidFile);
-    this.#log(`exiting with code ${code}`);
+    this.#res.release();
+    this.#log(`exiting with code ${code}`, { event: 'exit', code });
     this.emit('stopped', code);
-    this.#resolveExited(code);
+    // A `stop` asked over the control socket is answered before the process may exit.
+    void this.#operations.close().finally(() => this.#resolveExited(code));
   }
 }

@@ -1,6 +1,7 @@
 import { HandoverError } from '../core';
 import type { ExitStatus } from '../native';
 import { describeExit, type Generation } from './generation';
+import type { Log } from './log';
 import type { ResolvedOptions } from './options';
 import { FAILED_GENERATION_GRACE } from './grace';
 
@@ -12,7 +13,7 @@ const READY_HINT =
 /** What {@link awaitReady} and {@link probation} need around them. */
 export interface WaitContext {
   options: ResolvedOptions;
-  log(line: string): void;
+  log: Log;
   /** False once stopping: a failed generation is then not dismissed (it got the stop signal). */
   running(): boolean;
   /** Why a first generation exited before it was ready ('' when no guess). */

@@ -1,6 +1,6 @@
 import { HandoverError } from '../core';
 import { type ExitStatus, forkExecWithFds, waitPid } from '../native';
-import { IgnoredNotifications, type NotifyListener, type NotifyMessage, PrivateNotifyListener } from '../protocol';
+import { IgnoredNotifications, type NotifyListener, type NotifyMessage, PrivateNotifyListener, SUPERVISOR_PID_ENV } from '../protocol';
 import { nextArgv, type EntryPoint } from './entry-point';
 import { NOTIFY_STEM, PARENT_PID_ENV, UPSTREAM_NOTIFY_ENV } from './readiness';
 
@@ -17,6 +17,8 @@ export interface NextGenerationOptions {
   upstream: string | undefined;
   /** ms it has to say READY=1. */
   timeout: number;
+  /** The supervisor this process runs under (passed on as HANDOVER_SUPERVISOR_PID), if any. */
+  supervisorPid?: number | null;
   log: (line: string) => void;
 }
 
@@ -51,6 +53,7 @@ export class NextGeneration {
       NOTIFY_SOCKET: address,
       [PARENT_PID_ENV]: String(process.pid),
       [UPSTREAM_NOTIFY_ENV]: options.upstream,
+      [SUPERVISOR_PID_ENV]: options.supervisorPid === null || options.supervisorPid === undefined ? undefined : String(options.supervisorPid),
     };
     try {
       this.pid = forkExecWithFds(options.entry.execPath, nextArgv(options.entry), {

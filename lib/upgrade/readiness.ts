@@ -1,5 +1,5 @@
 import { native } from '../native';
-import { sdNotifyPatiently, type Upstream } from '../protocol';
+import { sdNotifyPatiently, SUPERVISOR_PID_ENV, type Upstream } from '../protocol';
 
 // The private channel on which a next generation says READY=1 to the
 // generation that started it: an sd_notify socket that only the two know of,
@@ -32,12 +32,13 @@ export function isPrivateNotifyAddress(address: string, pid: number): boolean {
 /**
  * Resolves when process `pid` (our parent: surely alive now) exits, also
  * when it is SIGKILLed: a pidfd (Linux) or kqueue (macOS) watch, opened at
- * once. Does not keep the process alive.
+ * once. Does not keep the process alive. `ancestor`: `pid` is further up the
+ * tree (the caller placed it), not our parent.
  */
-export function watchExit(pid: number): Promise<void> {
+export function watchExit(pid: number, ancestor = false): Promise<void> {
   return new Promise<void>((resolveExit) => {
     try {
-      native('waitForParent').watchExit(pid, false, () => resolveExit());
+      native('waitForParent').watchExit(pid, false, () => resolveExit(), ancestor);
     } catch {
       resolveExit(); // already gone
     }
@@ -54,6 +55,8 @@ export interface Parentage {
   upstream: string | undefined;
   /** A stray HANDOVER_PARENT_PID that was ignored, for a warning. */
   ignored: string | undefined;
+  /** The pid of the `handover run` supervisor this generation runs under (HANDOVER_SUPERVISOR_PID), else null. */
+  supervisorPid: number | null;
 }
 
 /**
@@ -73,7 +76,9 @@ export function takeParentage(env: NodeJS.ProcessEnv): Parentage {
     notifySocket,
     upstream: fromGeneration ? env[UPSTREAM_NOTIFY_ENV] || undefined : notifySocket,
     ignored: parentText !== undefined && !fromGeneration ? parentText : undefined,
+    supervisorPid: /^[0-9]+$/.test(env[SUPERVISOR_PID_ENV] ?? '') && Number(env[SUPERVISOR_PID_ENV]) > 1 ? Number(env[SUPERVISOR_PID_ENV]) : null,
   };
+  delete env[SUPERVISOR_PID_ENV];
   delete env.NOTIFY_SOCKET;
   delete env[UPSTREAM_NOTIFY_ENV];
   delete env[PARENT_PID_ENV];

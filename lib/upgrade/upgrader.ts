@@ -2,14 +2,16 @@ import type * as dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
-import { HandoverError, invalidType, invalidValue } from '../core';
+import { HandoverError, invalidType, invalidValue, type Logger, resolveLogger } from '../core';
 import { native } from '../native';
-import { checkFdName, monotonicUsec, NOTIFY_RETRY_DEADLINE, parseListenArgs, reclaimPidFile, takeInheritedFds, Upstream, writePidFile } from '../protocol';
+import { checkFdName, NOTIFY_RETRY_DEADLINE, parseListenArgs, takeInheritedFds, Upstream, writePidFile } from '../protocol';
 import { bindOnFd, listenOnFd } from './adopt';
 import { captureEntryPoint, entryPointWarning, type EntryPoint } from './entry-point';
-import { NextGeneration } from './next-generation';
-import { announceReady, PARENT_PID_ENV, takeParentage, watchExit } from './readiness';
+import type { NextGeneration } from './next-generation';
+import { announceReady, PARENT_PID_ENV, takeParentage } from './readiness';
 import { FdRegistry } from './registry';
+import { ParentLink, SupervisorLink } from './lineage';
+import { upgradeStep } from './upgrade-step';
 
 export { FAILED_CHILD_GRACE } from './next-generation';
 export { listenOnFd } from './adopt';
@@ -25,6 +27,12 @@ export interface UpgraderOptions {
   pidFile?: string;
   /** Receives one line per step; default: none (listen to the events instead). */
   log?: (line: string) => void;
+  /**
+   * Hears what an operator must know although nothing threw: a failed
+   * upgrade, an inherited fd that nothing claimed (closed at ready()).
+   * `console`, a pino logger, or false; default: a line on stderr.
+   */
+  logger?: Logger | false;
 }
 
 type State = 'starting' | 'ready' | 'upgrading' | 'upgraded' | 'stopped';
@@ -60,20 +68,23 @@ export class Upgrader extends EventEmitter {
   readonly pidFile: string | undefined;
   /** The previous generation's pid when this process was started by one (alive or not), else null. */
   readonly parentPid: number | null;
+  /** The pid of the `handover run` supervisor this generation runs under (HANDOVER_SUPERVISOR_PID), else null. */
+  readonly supervisorPid: number | null;
 
   #state: State = 'starting';
   #inheritanceError: HandoverError | undefined;
   #entry: EntryPoint;
   #log: (line: string) => void;
+  #logger: Logger;
   #fds: FdRegistry;
   #notifySocket: string | undefined;
   #upstream: Upstream;
   #readyPromise: Promise<void> | undefined;
-  #parentExit: Promise<void> | undefined;
-  #parentAlive = false;
+  #parent: ParentLink | null = null;
   #exited: Promise<void>;
   #resolveExited!: () => void;
   #next: NextGeneration | undefined;
+  #supervisor: SupervisorLink | null = null;
 
   constructor(options: UpgraderOptions = {}) {
     super();
@@ -84,12 +95,14 @@ export class Upgrader extends EventEmitter {
     native('Upgrader');
     this.upgradeTimeout = options.upgradeTimeout ?? DEFAULT_UPGRADE_TIMEOUT;
     this.#log = options.log ?? (() => {});
+    this.#logger = resolveLogger('options.logger', options.logger);
     this.#entry = captureEntryPoint();
     this.pidFile = options.pidFile === undefined ? undefined : isAbsolute(options.pidFile) ? options.pidFile : resolve(this.#entry.cwd, options.pidFile);
 
     // Protocol variables are consumed here, once, and never reach the app's children.
     const parentage = takeParentage(process.env);
     this.parentPid = parentage.parentPid;
+    this.supervisorPid = parentage.supervisorPid;
     this.#notifySocket = parentage.notifySocket;
     this.#upstream = new Upstream(
       parentage.upstream,
@@ -109,12 +122,10 @@ export class Upgrader extends EventEmitter {
     if (inheritance.error) process.nextTick(() => this.#warn(`ignoring inherited fds: ${inheritance.error?.message}`));
     else if (inheritance.fds.length > 0) this.#log(`inherited ${inheritance.fds.length} fd(s): ${inheritance.fds.map((f) => `${f.fd}=${f.name}`).join(' ')}`);
 
-    if (this.parentPid !== null) {
-      // Started by a previous generation that may have died since (SIGKILL,
-      // OOM): then we were reparented, and its pid may already be another
-      // process's. Nobody is draining, and nobody will relay our readiness.
-      if (this.parentPid === process.ppid) this.#watchParent(this.parentPid);
-      else this.#log(`the previous generation (pid ${this.parentPid}) exited before this one started`);
+    if (this.parentPid !== null) this.#parent = new ParentLink(this.parentPid, this.#log, () => this.emit('parent-exited', { pid: this.parentPid }));
+    if (this.supervisorPid !== null) {
+      this.#supervisor = new SupervisorLink(this.supervisorPid, this.#upstream);
+      this.#supervisor.watch(this.parentPid !== null, this.#logger, () => this.emit('supervisor-exited', { pid: this.supervisorPid }));
     }
 
     const warning = entryPointWarning(this.#entry);
@@ -221,10 +232,13 @@ export class Upgrader extends EventEmitter {
 
   async #ready(): Promise<void> {
     if (this.#state === 'stopped') throw new HandoverError('ERR_STOPPED', 'ready() after stop()');
-    this.#fds.closeUnclaimed(this.#log);
+    this.#fds.closeUnclaimed((line) => {
+      this.#log(line);
+      this.#logger.warn(`${line}: no listen() or file() of this generation asked for it`);
+    });
     if (this.pidFile) writePidFile(this.pidFile);
     this.#state = 'ready';
-    await announceReady({ parentPid: this.parentPid, notifySocket: this.#notifySocket }, this.#parentAlive, this.#upstream, this.#log);
+    await announceReady({ parentPid: this.parentPid, notifySocket: this.#notifySocket }, this.#parent?.alive ?? false, this.#upstream, this.#log);
     this.emit('ready');
   }
 
@@ -234,7 +248,7 @@ export class Upgrader extends EventEmitter {
    * or kqueue (macOS), opened at start-up while the parent was surely alive.
    */
   waitForParent(): Promise<void> {
-    return this.#parentExit ?? Promise.resolve();
+    return this.#parent?.exited ?? Promise.resolve();
   }
 
   /**
@@ -245,7 +259,7 @@ export class Upgrader extends EventEmitter {
    * generation goes on serving as before.
    */
   upgrade(): Promise<void> {
-    const refused = refusal(this.#state, this.#parentAlive ? this.parentPid : null);
+    const refused = refusal(this.#state, this.#parent?.alive ? this.parentPid : null);
     if (refused) return Promise.reject(refused);
     this.#state = 'upgrading';
     return this.#upgrade().then(
@@ -259,6 +273,7 @@ export class Upgrader extends EventEmitter {
       },
       (err: HandoverError) => {
         if (this.#state === 'upgrading') this.#state = 'ready';
+        if (err.code !== 'ERR_STOPPED') this.#logger.error(`upgrade failed: ${err.message}; this generation goes on serving`);
         this.emit('upgrade-failed', err);
         throw err;
       },
@@ -266,26 +281,13 @@ export class Upgrader extends EventEmitter {
   }
 
   async #upgrade(): Promise<number> {
-    const started = Date.now();
-    this.#upstream.send({ RELOADING: 1, MONOTONIC_USEC: monotonicUsec().toString() });
+    const spawned = (next: NextGeneration) => {
+      this.#next = next;
+      this.emit('spawned', { pid: next.pid });
+    };
     try {
-      this.#next = new NextGeneration({ entry: { ...this.#entry }, files: this.#fds.passed, upstream: this.#upstream.socket, timeout: this.upgradeTimeout, log: this.#log });
-      this.emit('spawned', { pid: this.#next.pid });
-      const pid = await this.#next.ready;
-      this.#log(`generation ${pid} is ready after ${Date.now() - started} ms`);
-      this.#upstream.send({ MAINPID: pid, READY: 1 });
-      return pid;
-    } catch (err) {
-      // Its child may have written its pid there just before it was killed.
-      if (this.pidFile) {
-        try {
-          reclaimPidFile(this.pidFile);
-        } catch (pidErr) {
-          this.#warn(`could not rewrite the PID file ${this.pidFile}: ${(pidErr as Error).message}`);
-        }
-      }
-      this.#upstream.send({ READY: 1, STATUS: `upgrade failed: ${(err as Error).message}` });
-      throw err;
+      const files = this.#fds.passed;
+      return await upgradeStep({ entry: { ...this.#entry }, files, timeout: this.upgradeTimeout, supervisorPid: this.supervisorPid, upstream: this.#upstream, pidFile: this.pidFile, log: this.#log, warn: (m) => this.#warn(m), spawned });
     } finally {
       this.#next = undefined;
     }
@@ -317,6 +319,29 @@ export class Upgrader extends EventEmitter {
     this.#upstream.send({ STOPPING: 1 });
   }
 
+  /**
+   * Tells the supervisor (or systemd, which ignores it) how many connections
+   * this generation still drains: `X_HANDOVER_DRAINING=n`, for its metrics.
+   */
+  notifyDraining(connections: number): void {
+    this.#upstream.send({ X_HANDOVER_DRAINING: connections });
+  }
+
+  /**
+   * Under a `handover run` supervisor: asks it for a reload, which replaces
+   * every worker as `handover reload` does (see {@link SupervisorLink}) —
+   * what a GracefulServer does with its upgrade signals there. False when
+   * there is no supervisor to ask.
+   */
+  requestReload(): boolean {
+    return this.#state !== 'stopped' && this.#supervisor !== null && this.#supervisor.requestReload();
+  }
+
+  /** True when this generation ran under a supervisor that has exited since (see {@link SupervisorLink.gone}). */
+  get supervisorGone(): boolean {
+    return this.#supervisor?.gone ?? false;
+  }
+
   #checkOpen(what: string): void {
     if (this.#state === 'stopped') throw new HandoverError('ERR_STOPPED', `${what}() after stop()`);
   }
@@ -329,14 +354,6 @@ export class Upgrader extends EventEmitter {
     if (this.listenerCount('warning') > 0) this.emit('warning', message);
     else process.emitWarning(message, 'HandoverWarning');
   }
-
-  #watchParent(pid: number): void {
-    this.#parentAlive = true;
-    this.#parentExit = watchExit(pid).then(() => {
-      this.#parentAlive = false;
-      this.emit('parent-exited', { pid });
-    });
-  }
 }
 
 function checkOptions(options: UpgraderOptions): void {
@@ -348,6 +365,7 @@ function checkOptions(options: UpgraderOptions): void {
     invalidType('options.pidFile', 'a non-empty string', options.pidFile);
   }
   if (options.log !== undefined && typeof options.log !== 'function') invalidType('options.log', 'a function', options.log);
+  resolveLogger('options.logger', options.logger);
 }
 
 // Why upgrade() cannot start now, or undefined when it can.

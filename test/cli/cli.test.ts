@@ -4,7 +4,10 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { formatDuration, helpText, parseCommandLine, parseDuration, UsageError } from '../../lib/cli';
+import { formatDuration, helpText, parseCommandLine, parseDuration, parseRun, UsageError } from '../../lib/cli';
+
+/** `handover run ARGV` as the supervisor's options, with the command line's shape around them. */
+const runLine = (argv: string[]) => ({ command: 'run', options: parseRun(argv.slice(1)) });
 import { DEFAULT_READY_TIMEOUT, DEFAULT_RESTART_BACKOFF_MAX, DEFAULT_SUPERVISOR_DRAIN_TIMEOUT } from '../../lib/supervisor/supervisor';
 import { removeTempDirs, tempDir } from '../helpers/children';
 import { freePort } from '../helpers/net';
@@ -34,7 +37,7 @@ function handover(args: string[]): Promise<{ code: number | null; stdout: string
 
 describe('parseCommandLine', () => {
   it('reads every option of run, in both --name value and --name=value forms', () => {
-    const parsed = parseCommandLine([
+    const parsed = runLine([
       'run', '--listen', '8080', '-l', 'admin=127.0.0.1:9000', '--listen=[::1]:8443', '--listen', 'unix:/run/app.sock', '--listen', 'udp:0.0.0.0:5353',
       '--pid-file', 'app.pid', '--ready-timeout', '90s', '--drain-timeout=2m', '--probation', '1.5', '--restart-backoff', '250ms',
       '--restart-backoff-max', '1m', '--restart', 'always', '--ready', 'exec', '--no-inherit', '--', 'node', 'server.js', '--port', '1',
@@ -65,15 +68,15 @@ describe('parseCommandLine', () => {
   });
 
   it('reads the workers options: a count or auto, sizes with units, durations', () => {
-    expect(parseCommandLine(['run', '-w', '4', '--reload-parallel', '2', '--max-memory', '512M', '--max-lifetime', '6h', '--', 'node', 'app.js'])).toMatchObject({
+    expect(runLine(['run', '-w', '4', '--reload-parallel', '2', '--max-memory', '512M', '--max-lifetime', '6h', '--', 'node', 'app.js'])).toMatchObject({
       options: { workers: 4, reloadParallel: 2, maxMemory: 512 * 2 ** 20, maxLifetime: 6 * 3_600_000 },
     });
-    expect(parseCommandLine(['run', '--workers', 'auto', '--max-memory', '1.5GiB', '--', 'x'])).toMatchObject({ options: { workers: 'auto', maxMemory: 1.5 * 2 ** 30 } });
-    expect(parseCommandLine(['run', '--max-memory', '1048576', '--', 'x'])).toMatchObject({ options: { maxMemory: 2 ** 20 } });
+    expect(runLine(['run', '--workers', 'auto', '--max-memory', '1.5GiB', '--', 'x'])).toMatchObject({ options: { workers: 'auto', maxMemory: 1.5 * 2 ** 30 } });
+    expect(runLine(['run', '--max-memory', '1048576', '--', 'x'])).toMatchObject({ options: { maxMemory: 2 ** 20 } });
   });
 
   it('takes the command without "--" too, and leaves its options alone', () => {
-    expect(parseCommandLine(['run', '-l', '80', 'python3', '-u', 'app.py'])).toMatchObject({ options: { command: 'python3', args: ['-u', 'app.py'] } });
+    expect(runLine(['run', '-l', '80', 'python3', '-u', 'app.py'])).toMatchObject({ options: { command: 'python3', args: ['-u', 'app.py'] } });
   });
 
   it('parses durations: units, and bare numbers as seconds', () => {
@@ -106,7 +109,12 @@ describe('parseCommandLine', () => {
     [['run', '--reload-parallel', '0', '--', 'x'], /^--reload-parallel must be a number from 1 to 1024, not "0"$/],
     [['run', '--max-memory', 'lots', '--', 'x'], /^--max-memory: not a size: "lots" \(use e\.g\. 512M, 1G or a number of bytes\)$/],
     [['run', '--max-lifetime', '0', '--', 'x'], /^--max-lifetime must be more than 0$/],
-    [['reload'], /reload needs --pid-file FILE or --pid PID/],
+    [['reload'], /reload needs --pid-file FILE, --pid PID or --control PATH/],
+    [['status', '--pid', '1', '--pid-file', 'x'], /status takes --pid-file FILE or --pid PID, not both/],
+    [['scale', '--pid', '1'], /scale needs --workers N/],
+    [['run', '--log-format', 'xml', '--', 'x'], /--log-format must be text or json, not "xml"/],
+    [['run', '--metrics', 'unix:/x', '--', 'x'], /--metrics unix:\/x: must be a TCP address/],
+    [['run', '--app', 'web', '--', 'x'], /--app names an app of a --config file/],
     [['stop', '--pid', 'abc'], /--pid must be a process id/],
   ])('refuses %j', (argv, message) => {
     expect(() => parseCommandLine(argv as string[])).toThrow(UsageError);
@@ -154,14 +162,18 @@ describe('handover reload / stop', () => {
     await run.log(/generation 1 \(pid [0-9]+\) is ready/);
     expect(readFileSync(pidFile, 'utf8')).toBe(`${run.pid}\n`);
 
-    expect(await handover(['reload', '--pid-file', pidFile])).toMatchObject({ code: 0, stderr: `handover: sent SIGHUP to ${run.pid}\n` });
-    const m = await run.log(/reloaded: generation 2 \(pid ([0-9]+)\) serves/);
+    // Over the control socket beside the pid file: it returns once the new generation serves.
+    const reloaded = await handover(['reload', '--pid-file', pidFile]);
+    const m = /^handover: reloaded: generation 2 \(pid ([0-9]+)\) serves\n$/.exec(reloaded.stderr);
+    expect(reloaded.code, reloaded.stderr).toBe(0);
+    expect(m).not.toBeNull();
+    expect((await get(port)).pid).toBe(Number(m![1]));
     await run.log(/generation 1 \(pid [0-9]+\) exited/);
-    expect((await get(port)).pid).toBe(Number(m[1]));
 
-    expect(await handover(['stop', '--pid-file', pidFile])).toMatchObject({ code: 0 });
+    expect(await handover(['stop', '--pid-file', pidFile])).toEqual({ code: 0, stdout: '', stderr: 'handover: stopped: the supervisor exited with code 0\n' });
     expect(await run.exit).toEqual({ code: 0, signal: null });
     expect(existsSync(pidFile)).toBe(false);
+    expect(existsSync(`${pidFile}.control`)).toBe(false);
   });
 
   it('fails with exit code 1 when the pid file is missing, and says what it is for', async () => {
@@ -169,7 +181,7 @@ describe('handover reload / stop', () => {
     const { code, stderr } = await handover(['reload', '--pid-file', pidFile]);
     expect(code).toBe(1);
     expect(stderr).toBe(
-      `handover: reload: cannot read the pid file: ENOENT: no such file or directory, open '${pidFile}' (is the supervisor running, started with --pid-file ${pidFile}? It removes the file when it exits)\n`,
+      `handover: reload: no control socket at ${pidFile}.control/control.sock; cannot read the pid file: ENOENT: no such file or directory, open '${pidFile}' (is the supervisor running, started with --pid-file ${pidFile}? It removes the file when it exits)\n`,
     );
   });
 

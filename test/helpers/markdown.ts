@@ -5,6 +5,7 @@
 //   ```js file=server.js      not run alone: written as server.js for the others
 //   ```ts fragment            not run: type-checked against the package
 //   ```ini from=PATH          an excerpt: must appear verbatim in PATH
+//   ```json config            a handover --config file
 //
 // A js/mjs/cjs/ts block with none of these is a script that must run to its
 // end without an error.

@@ -7,9 +7,11 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
-import { resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { expect } from 'vitest';
+import { tempDir } from './children';
 import { pidsWithEnv, procStat } from './proc';
 import { matcher } from './match';
 
@@ -217,4 +219,24 @@ export function get(port: number, path = '/'): Promise<{ status: number; body: s
     req.on('error', rejectGet);
     req.end();
   });
+}
+
+/** The file every new generation of supervised-app.js reads its behaviour from. */
+export function modeFile(initial: string): { path: string; set(mode: string): void } {
+  const path = join(tempDir('handover-supervisor-'), 'mode');
+  writeFileSync(path, initial);
+  return { path, set: (mode) => writeFileSync(path, mode) };
+}
+
+/** `handover run --listen 127.0.0.1:0 ARGS -- node supervised-app.js` in `mode`; `run.mode.set()` deploys another. */
+export function supervise(args: string[], mode: string, env: Record<string, string> = {}): SupervisorRun & { mode: { path: string; set(mode: string): void } } {
+  const file = modeFile(mode);
+  const run = new SupervisorRun(['run', '--listen', '127.0.0.1:0', ...args, '--', process.execPath, APP], { env: { SUPERVISED_MODE_FILE: file.path, ...env } });
+  return Object.assign(run, { mode: file });
+}
+
+/** The pid of generation `n` once the supervisor logs it ready (first start or reload), from log line `from` on. */
+export async function readyPid(run: SupervisorRun, n: number, from = 0): Promise<number> {
+  const m = await run.log(new RegExp(`(?:generation ${n} \\(pid ([0-9]+)\\) is ready after|reloaded: generation ${n} \\(pid ([0-9]+)\\) serves)`), from);
+  return Number(m[1] ?? m[2]);
 }

@@ -10,36 +10,13 @@ import { sdNotify } from '../../lib/protocol/sd-notify';
 import { Supervisor } from '../../lib/supervisor/supervisor';
 import { removeTempDirs, tempDir } from '../helpers/children';
 import { openFds, zombieChildren } from '../helpers/proc';
-import { APP, BIN, cleanupSupervisors, get, procState, SupervisorRun } from '../helpers/supervisor';
+import { APP, BIN, cleanupSupervisors, get, modeFile, procState, readyPid, supervise, SupervisorRun } from '../helpers/supervisor';
 
 afterEach(async () => {
   await cleanupSupervisors();
 });
 
 afterAll(() => removeTempDirs());
-
-/** The file every new generation reads its behaviour from. */
-function modeFile(initial: string): { path: string; set(mode: string): void } {
-  const path = join(tempDir('handover-supervisor-'), 'mode');
-  writeFileSync(path, initial);
-  return { path, set: (mode) => writeFileSync(path, mode) };
-}
-
-function supervise(args: string[], mode: string, env: Record<string, string> = {}): SupervisorRun {
-  const file = modeFile(mode);
-  const run = new SupervisorRun(['run', '--listen', '127.0.0.1:0', ...args, '--', process.execPath, APP], { env: { SUPERVISED_MODE_FILE: file.path, ...env } });
-  Object.assign(run, { mode: file });
-  return run;
-}
-
-function modeOf(run: SupervisorRun): { set(mode: string): void } {
-  return (run as unknown as { mode: { set(mode: string): void } }).mode;
-}
-
-async function readyPid(run: SupervisorRun, n: number, from = 0): Promise<number> {
-  const m = await run.log(new RegExp(`(?:generation ${n} \\(pid ([0-9]+)\\) is ready after|reloaded: generation ${n} \\(pid ([0-9]+)\\) serves)`), from);
-  return Number(m[1] ?? m[2]);
-}
 
 describe('reload', () => {
   it('lets a request in flight finish on the old generation while new requests reach the new one', async () => {
@@ -105,14 +82,14 @@ describe('failed reloads leave the old generation serving', () => {
     const run = supervise([], 'graceful');
     const port = await run.port();
     const oldPid = await readyPid(run, 1);
-    modeOf(run).set('exit-before-ready');
+    run.mode.set('exit-before-ready');
     run.signal('SIGHUP');
     await run.log(new RegExp(`reload failed: generation 2 \\(pid [0-9]+\\) exited before it was ready: exit code 3; generation 1 \\(pid ${oldPid}\\) goes on serving`));
     expect(await get(port)).toMatchObject({ status: 200, pid: oldPid });
     expect(run.events.filter((e) => e.event === 'draining')).toEqual([]);
     expect(zombieChildren(run.pid)).toEqual([]);
 
-    modeOf(run).set('graceful');
+    run.mode.set('graceful');
     run.signal('SIGHUP');
     const newPid = await readyPid(run, 3);
     await run.event({ event: 'draining', pid: oldPid });
@@ -123,7 +100,7 @@ describe('failed reloads leave the old generation serving', () => {
     const run = supervise(['--ready-timeout', '1500ms'], 'plain');
     const port = await run.port();
     const oldPid = await readyPid(run, 1);
-    modeOf(run).set('never-ready');
+    run.mode.set('never-ready');
     run.signal('SIGHUP');
     const pid2 = await run.generationPid(2);
     await run.event({ event: 'listening', pid: pid2 });
@@ -185,7 +162,7 @@ describe('crashes', () => {
     expect(await waiting).toMatchObject({ status: 200, pid: pid2 });
 
     // The next generation fails once on start: still one more crash in a row.
-    modeOf(run).set('fail-once');
+    run.mode.set('fail-once');
     const crashed = Date.now();
     process.kill(pid2, 'SIGKILL');
     await run.log(new RegExp(`generation 2 \\(pid ${pid2}\\) crashed \\(killed by SIGKILL\\); restarting in 500 ms`));
@@ -245,13 +222,14 @@ describe('signals and exit status', () => {
     expect(run.events.filter((e) => e.event === 'draining')).toHaveLength(1);
   });
 
-  it('follows an app that replaces itself and names its successor with MAINPID= (SIGUSR2 to a GracefulServer)', async () => {
+  it('follows an app that replaces itself and names its successor with MAINPID= (GracefulServer#upgrade() called by the app)', async () => {
     const run = supervise([], 'graceful');
     const port = await run.port();
     const pid = await readyPid(run, 1);
-    run.signal('SIGUSR2');
+    expect(await get(port, '/self-upgrade')).toMatchObject({ body: 'upgraded\n', pid });
     const m = await run.log(new RegExp(`generation 1: pid ${pid} exited \\(exit code 0\\) and named pid ([0-9]+) its successor \\(MAINPID\\): following it`));
     const successor = Number(m[1]);
+    expect(await run.event({ event: 'start', pid: successor })).toMatchObject({ ppid: pid, env: { HANDOVER_SUPERVISOR_PID: String(run.pid) } });
     expect((await get(port)).pid).toBe(successor);
     run.signal('SIGTERM');
     await run.event({ event: 'draining', pid: successor });

@@ -16,11 +16,11 @@ import {
 import { type OptionSpec, parseOptions } from '../options';
 import { argumentProblem, formatDuration, parseDuration, parseSize, UsageError, USAGE_EXIT_CODE } from '../usage';
 
-/** What `handover run`'s options build. */
-export type RunOptions = Omit<SupervisorOptions, 'command' | 'listen'> & { listen: (ListenSpec | PacketSpec)[] };
+/** What `handover run`'s options build; `config` and `app` name a config file to read under them. */
+export type RunOptions = Omit<SupervisorOptions, 'command' | 'listen'> & { listen: (ListenSpec | PacketSpec)[]; config?: string; app?: string };
 
 const duration =
-  (key: 'readyTimeout' | 'drainTimeout' | 'probation' | 'restartBackoff' | 'restartBackoffMax') =>
+  (key: 'readyTimeout' | 'drainTimeout' | 'probation' | 'restartBackoff' | 'restartBackoffMax' | 'shutdownDelay') =>
   (o: RunOptions, value: string, name: string): void => {
     o[key] = parseDuration(name, value);
   };
@@ -172,6 +172,86 @@ export const RUN_OPTIONS: readonly OptionSpec<RunOptions>[] = [
     },
   },
   {
+    name: '--control',
+    value: 'PATH',
+    help: [
+      'The control socket for handover reload/status/stop/scale',
+      '(in a directory of its own, mode 0700). Default: beside',
+      '--pid-file (FILE.control/), else in $RUNTIME_DIRECTORY,',
+      '$XDG_RUNTIME_DIR or the temporary directory. none: no socket.',
+    ],
+    apply(o, value, name) {
+      if (value === '') throw new UsageError(`${name} needs a socket path, or none`);
+      o.control = value === 'none' ? false : value;
+    },
+  },
+  {
+    name: '--log-format',
+    value: 'FORMAT',
+    help: ['text (default): one line per event. json: pino-style JSON', 'lines (level, time, pid, hostname, msg, and the fields).'],
+    apply(o, value, name) {
+      if (value !== 'text' && value !== 'json') throw new UsageError(`${name} must be text or json, not ${JSON.stringify(value)}`);
+      o.logFormat = value;
+    },
+  },
+  {
+    name: '--metrics',
+    value: 'ADDR',
+    help: ['Serve Prometheus metrics at http://ADDR/metrics (ADDR as', 'for --listen, TCP).'],
+    apply(o, value, name) {
+      o.metrics = tcpAddress(name, value);
+    },
+  },
+  {
+    name: '--health',
+    value: 'ADDR',
+    help: ['Serve /livez and /readyz on ADDR for probes. /readyz fails', 'from a stop signal on, and without a serving worker.'],
+    apply(o, value, name) {
+      o.health = tcpAddress(name, value);
+    },
+  },
+  {
+    name: '--shutdown-delay',
+    value: 'DUR',
+    help: ['On SIGTERM, fail /readyz at once and wait DUR before the', 'drain, for load balancers to stop sending (default 0).'],
+    apply: duration('shutdownDelay'),
+  },
+  {
+    name: '--fd-store',
+    value: 'WHEN',
+    help: [
+      "auto (default), yes or no: put the listeners in systemd's fd",
+      'store (FileDescriptorStoreMax=), so that they and their queued',
+      "connections survive the supervisor's own crash or restart.",
+      'auto: when systemd (254 and later) sets $FDSTORE; yes for older.',
+    ],
+    apply(o, value, name) {
+      if (value !== 'auto' && value !== 'yes' && value !== 'no') throw new UsageError(`${name} must be auto, yes or no, not ${JSON.stringify(value)}`);
+      o.fdStore = value;
+    },
+  },
+  {
+    name: '--config',
+    value: 'FILE',
+    help: [
+      'Read options from FILE (.json, .js, .cjs, .mjs): the keys are',
+      'the options above without "--", plus "command"; flags given',
+      'here win. A pm2 ecosystem file ({ apps: [...] }) works too.',
+    ],
+    apply(o, value, name) {
+      if (value === '') throw new UsageError(`${name} needs a file name`);
+      o.config = value;
+    },
+  },
+  {
+    name: '--app',
+    value: 'NAME',
+    help: ['With a pm2 ecosystem file of several apps: the one to run.'],
+    apply(o, value) {
+      o.app = value;
+    },
+  },
+  {
     name: '--no-inherit',
     help: [
       'Ignore LISTEN_FDS passed to handover itself (by default',
@@ -184,21 +264,63 @@ export const RUN_OPTIONS: readonly OptionSpec<RunOptions>[] = [
   },
 ];
 
-/** `handover run [options] -- COMMAND [ARGS...]`: the supervisor's options, or the help topic asked for. */
-export function parseRun(argv: readonly string[]): SupervisorOptions | 'help' {
+function tcpAddress(name: string, value: string): string {
+  let spec;
+  try {
+    spec = parseAddress(value);
+  } catch (err) {
+    throw new UsageError(`${name} ${value}: ${argumentProblem(err)}`);
+  }
+  if (spec.kind !== 'tcp') throw new UsageError(`${name} ${value}: must be a TCP address (8080, 127.0.0.1:9090, [::]:9090)`);
+  return value;
+}
+
+/** The parsed command line of `handover run`: its options, and COMMAND (undefined when a config file is to give it). */
+export interface ParsedRun {
+  options: RunOptions;
+  command: string[] | undefined;
+}
+
+/** `handover run [options] -- COMMAND [ARGS...]`, or the help topic asked for. */
+export function parseRunArgs(argv: readonly string[]): ParsedRun | 'help' {
   const o: RunOptions = { listen: [] };
   const { rest: command, help } = parseOptions(argv, RUN_OPTIONS, o, 'run');
   if (help) return 'help';
-  if (command === undefined || command.length === 0) throw new UsageError('run needs a command: handover run [options] -- COMMAND [ARGS...]');
+  if ((command === undefined || command.length === 0) && o.config === undefined) throw new UsageError('run needs a command: handover run [options] -- COMMAND [ARGS...]');
+  if (o.app !== undefined && o.config === undefined) throw new UsageError('--app names an app of a --config file');
+  checkBackoff(o);
+  return { options: o, command: command?.length ? command : undefined };
+}
+
+// A first delay above the default maximum raises the maximum with it; a maximum below the first delay is a mistake.
+function checkBackoff(o: RunOptions): void {
   if (o.restartBackoff !== undefined && o.restartBackoffMax === undefined && o.restartBackoff > DEFAULT_RESTART_BACKOFF_MAX) {
     o.restartBackoffMax = o.restartBackoff;
   }
   if (o.restartBackoffMax !== undefined && o.restartBackoffMax < (o.restartBackoff ?? DEFAULT_RESTART_BACKOFF)) {
     throw new UsageError('--restart-backoff-max must not be below --restart-backoff');
   }
+}
+
+/** The supervisor's options from what was parsed (and a config file merged under it). */
+export function runOptions(parsed: ParsedRun): SupervisorOptions {
+  const { command } = parsed;
+  const o: RunOptions = { ...parsed.options };
+  delete o.config;
+  delete o.app;
+  if (command === undefined || command.length === 0) throw new UsageError('run needs a command: give it after --, or as "command" in the config file');
+  checkBackoff(o);
   const [file, ...args] = command;
   if (file === '') throw new UsageError('the command is empty');
   return { ...o, command: file, args };
+}
+
+/** `handover run ...` as the supervisor's options, without a config file (or throwing when one is named: use main). */
+export function parseRun(argv: readonly string[]): SupervisorOptions | 'help' {
+  const parsed = parseRunArgs(argv);
+  if (parsed === 'help') return 'help';
+  if (parsed.options.config !== undefined) throw new UsageError('--config is read by handover run itself (parseRunArgs, then the config module)');
+  return runOptions(parsed);
 }
 
 /** Runs the supervisor; resolves with its exit code once it has stopped. */
