@@ -15,6 +15,7 @@
 #include "reexec.h"
 #include "socket_listen.h"
 #include "spawn.h"
+#include "user_lookup.h"
 
 namespace handover {
 namespace {
@@ -115,6 +116,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("reapPid", Napi::Function::New(env, ReapPid, "reapPid"));
   exports.Set("reexec", Napi::Function::New(env, Reexec, "reexec"));
   exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper, "setChildSubreaper"));
+  exports.Set("lookupUser", Napi::Function::New(env, LookupUser, "lookupUser"));
+  exports.Set("lookupGroup", Napi::Function::New(env, LookupGroup, "lookupGroup"));
   InitNotifySocket(env, exports);
   return exports;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -120,6 +121,43 @@ int SetReusePort(int fd) {
 #endif
 }
 
+// The mode and owner of a Unix socket's file, set between bind() and
+// listen() so that no client can connect before they are in place (until
+// listen(), connect() is refused). Neither call follows a symlink: should
+// someone replace the file meanwhile with a link to another file, that file
+// is left alone. `mode` < 0 and ids of -1 leave the umask's mode and the
+// binder's ids. Returns 0, or an errno with `*call` naming the call that failed.
+int SetSocketFileAccess(const std::string& path, int mode, uid_t uid, gid_t gid, const char** call) {
+  if (uid != static_cast<uid_t>(-1) || gid != static_cast<gid_t>(-1)) {
+    if (lchown(path.c_str(), uid, gid) < 0) {
+      *call = "chown";
+      return errno;
+    }
+  }
+  if (mode < 0) return 0;
+  *call = "chmod";
+#ifdef __linux__
+  // Linux has no lchmod: hold the file itself (O_PATH, not following a
+  // link), check that it is a socket, and chmod it through /proc.
+  int fd = open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return errno;
+  struct stat st;
+  int err = 0;
+  if (fstat(fd, &st) < 0) {
+    err = errno;
+  } else if (!S_ISSOCK(st.st_mode)) {
+    err = S_ISLNK(st.st_mode) ? ELOOP : ENOTSOCK;
+  } else {
+    std::string self = "/proc/self/fd/" + std::to_string(fd);
+    if (chmod(self.c_str(), static_cast<mode_t>(mode)) < 0) err = errno;
+  }
+  close(fd);
+  return err;
+#else
+  return fchmodat(AT_FDCWD, path.c_str(), static_cast<mode_t>(mode), AT_SYMLINK_NOFOLLOW) < 0 ? errno : 0;
+#endif
+}
+
 }  // namespace
 
 Napi::Value ListenSocket(const Napi::CallbackInfo& info) {
@@ -131,13 +169,25 @@ Napi::Value ListenSocket(const Napi::CallbackInfo& info) {
   Napi::Value reuse_value = opts.Get("reusePort");
   bool reuse_port = reuse_value.IsBoolean() && reuse_value.As<Napi::Boolean>().Value();
 
+  // Optional, for a Unix socket with a file: its mode and owner.
+  Napi::Value mode_value = opts.Get("mode");
+  Napi::Value uid_value = opts.Get("uid");
+  Napi::Value gid_value = opts.Get("gid");
+  int mode = mode_value.IsNumber() ? mode_value.As<Napi::Number>().Int32Value() : -1;
+  uid_t uid = uid_value.IsNumber() ? static_cast<uid_t>(uid_value.As<Napi::Number>().Int64Value()) : static_cast<uid_t>(-1);
+  gid_t gid = gid_value.IsNumber() ? static_cast<gid_t>(gid_value.As<Napi::Number>().Int64Value()) : static_cast<gid_t>(-1);
+
   Address addr;
   int err = BuildAddress(opts, &addr);
   if (err != 0) ThrowErrno(env, err, "bind");
   int fd = NewSocket(addr.family, stream ? SOCK_STREAM : SOCK_DGRAM);
   if (fd < 0) ThrowErrno(env, errno, "socket");
+  std::string path = addr.family == AF_UNIX ? opts.Get("path").As<Napi::String>().Utf8Value() : "";
+  bool file_access = addr.family == AF_UNIX && !path.empty() && path[0] != '@' &&
+                     (mode >= 0 || uid != static_cast<uid_t>(-1) || gid != static_cast<gid_t>(-1));
 
   const char* failed = nullptr;
+  const char* access_call = nullptr;
   int on = 1;
   int v6only = ipv6_only ? 1 : 0;
   // As libuv does for TCP listeners: restart without waiting out TIME_WAIT.
@@ -150,6 +200,11 @@ Napi::Value ListenSocket(const Napi::CallbackInfo& info) {
     failed = "setsockopt";
   } else if (bind(fd, reinterpret_cast<sockaddr*>(&addr.storage), addr.len) < 0) {
     failed = "bind";
+  } else if (file_access && (err = SetSocketFileAccess(path, mode, uid, gid, &access_call)) != 0) {
+    // The file is ours (just bound): it goes with the socket.
+    unlink(path.c_str());
+    close(fd);
+    ThrowErrno(env, err, access_call);
   } else if (stream && listen(fd, backlog) < 0) {
     failed = "listen";
   }

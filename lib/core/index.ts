@@ -2,7 +2,8 @@
  * core: what every layer uses and that uses nothing of handover — the one
  * error class and Node-shaped system errors, signal names and numbers,
  * closing and unlinking without caring whether it is still there, the
- * process tree (Linux's /proc).
+ * process tree (Linux's /proc), and making text from other processes safe
+ * to log.
  *
  * May import: node builtins only.
  * @module
@@ -13,3 +14,4 @@ export { closeQuietly, unlinkQuietly } from './quietly';
 export { version } from './version';
 export { resolveLogger, stderrLogger, type Logger } from './logger';
 export { isSelfOrDescendant, procInfo, type ProcInfo } from './process-tree';
+export { printable, PRINTABLE_MAX } from './printable';

@@ -48,6 +48,11 @@ export interface NativeListenOptions {
   ipv6Only: boolean;
   /** SO_REUSEPORT before bind: another socket may bind the same address (Linux spreads connections among them). */
   reusePort?: boolean;
+  /** A Unix socket file's mode, set after bind() and before listen() (default: what the umask leaves). */
+  mode?: number;
+  /** A Unix socket file's owner and group, set the same way (default: the binder's). */
+  uid?: number;
+  gid?: number;
 }
 
 /** A bound AF_UNIX datagram socket reporting each message with its sender's pid. */
@@ -75,6 +80,10 @@ export interface NativeBinding {
   reexec(file: string, argv: string[], envp: string[], keepFds: number[]): void;
   /** prctl(PR_SET_CHILD_SUBREAPER) (Linux; ENOTSUP elsewhere). */
   setChildSubreaper(on: boolean): void;
+  /** getpwnam_r: a user's uid and primary gid, or null when there is no such user. */
+  lookupUser(name: string): { uid: number; gid: number } | null;
+  /** getgrnam_r: a group's gid, or null when there is no such group. */
+  lookupGroup(name: string): number | null;
 }
 
 function load(): NativeBinding | null {

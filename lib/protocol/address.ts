@@ -9,7 +9,17 @@ export const DEFAULT_BACKLOG = 511;
 /** A stream listener request, as net.Server#listen takes it. */
 export type ListenSpec =
   | { kind: 'tcp'; host?: string; port: number; backlog?: number; ipv6Only?: boolean; name?: string }
-  | { kind: 'unix'; path: string; backlog?: number; name?: string };
+  | {
+      kind: 'unix';
+      path: string;
+      backlog?: number;
+      name?: string;
+      /** The socket file's mode (`mode=0660`); default: what the umask leaves. */
+      mode?: number;
+      /** Its owner and group (`owner=USER[:GROUP]`, `owner=:GROUP`), names or numeric ids; default: the binder's. */
+      owner?: string;
+      group?: string;
+    };
 
 /** A datagram socket request. */
 export interface PacketSpec {
@@ -83,7 +93,8 @@ export function parseListenArgs(args: unknown[]): ListenSpec {
 
 /**
  * The CLI's address forms: `8080`, `127.0.0.1:8080`, `[::1]:8080`, `:8080`,
- * `unix:/path`, `unix:@abstract`, `udp:host:port`, each optionally `name=...`.
+ * `unix:/path` (optionally `,mode=0660`, `,owner=USER[:GROUP]`),
+ * `unix:@abstract`, `udp:host:port`, each optionally `name=...`.
  */
 export function parseAddress(text: string): ListenSpec | PacketSpec {
   if (typeof text !== 'string' || text === '') invalidType('address', 'a non-empty string', text);
@@ -95,9 +106,10 @@ export function parseAddress(text: string): ListenSpec | PacketSpec {
     rest = named[2];
   }
   if (rest.startsWith('unix:')) {
-    const path = rest.slice(5);
+    const { path, access } = unixOptions(rest.slice(5), text);
     if (path === '' || path === '@') invalidValue('address', 'needs a path after "unix:" (unix:/run/app.sock, or unix:@name for an abstract socket)', text);
-    return { kind: 'unix', path: unixPath(path), name };
+    if (path.startsWith('@') && Object.keys(access).length > 0) invalidValue('address', 'names an abstract socket, and an abstract socket has no file, so no mode= or owner=', text);
+    return { kind: 'unix', path: unixPath(path), name, ...access };
   }
   let udp = false;
   if (rest.startsWith('udp:')) {
@@ -125,6 +137,37 @@ export function parseAddress(text: string): ListenSpec | PacketSpec {
   if (host !== undefined) checkHost('address', host);
   if (udp) return { kind: 'udp', type: host !== undefined && isIP(host) === 6 ? 'udp6' : 'udp4', host, port, name };
   return { kind: 'tcp', host, port, name };
+}
+
+/**
+ * Splits `PATH,mode=0660,owner=USER:GROUP` (options in any order, each at
+ * most once) into the path and what the options ask for. Only a trailing
+ * `,key=value` without '/' is an option, so a path may hold commas.
+ */
+function unixOptions(text: string, whole: string): { path: string; access: { mode?: number; owner?: string; group?: string } } {
+  const access: { mode?: number; owner?: string; group?: string } = {};
+  const seen = new Set<string>();
+  let path = text;
+  for (let m = /,([A-Za-z]+)=([^,/]*)$/.exec(path); m !== null; m = /,([A-Za-z]+)=([^,/]*)$/.exec(path)) {
+    const [option, key, value] = m;
+    path = path.slice(0, -option.length);
+    if (seen.has(key)) invalidValue('address', `has ${key}= twice`, whole);
+    seen.add(key);
+    if (key === 'mode') {
+      if (!/^0?[0-7]{1,3}$/.test(value)) invalidValue('address', `has mode=${value}, but a mode is octal, 0000 to 0777 (mode=0660)`, whole);
+      access.mode = parseInt(value, 8);
+    } else if (key === 'owner') {
+      const colon = value.indexOf(':');
+      const user = colon < 0 ? value : value.slice(0, colon);
+      const group = colon < 0 ? '' : value.slice(colon + 1);
+      if (user === '' && group === '') invalidValue('address', 'has an empty owner=: write owner=USER, owner=USER:GROUP or owner=:GROUP', whole);
+      if (user !== '') access.owner = user;
+      if (group !== '') access.group = group;
+    } else {
+      invalidValue('address', `has an unknown option ${key}= (a unix address takes mode= and owner=)`, whole);
+    }
+  }
+  return { path, access };
 }
 
 function checkHost(name: string, host: unknown): string {

@@ -2,8 +2,9 @@
  * protocol: the wire between generations and with systemd, as plain
  * functions — listen addresses (parse, bind, format), the socket-activation
  * variables (LISTEN_FDS, LISTEN_FDNAMES, LISTEN_PID), sd_notify datagrams
- * (send, receive with the sender's pid), systemd's fd store, the PID file,
- * and what a generation knows of its supervisor.
+ * (send with patience, receive with the sender's pid, on a private socket;
+ * what is ignored, counted), systemd's fd store, the PID file, and what a
+ * generation knows of its supervisor.
  *
  * May import: core, native.
  * @module
@@ -12,6 +13,8 @@ export * from './address';
 export * from './sockets';
 export * from './listen-fds';
 export * from './sd-notify';
+export { PrivateNotifyListener, privateSocketPath, removePrivateSocket } from './private-socket';
+export { IgnoredNotifications, IGNORED_NOTIFY_INTERVAL } from './ignored-notifications';
 export { reclaimPidFile, removePidFile, writePidFile } from './pid-file';
 export { RELOAD_REQUEST_FIELD, SUPERVISOR_PID_ENV } from './supervised';
 export { fdStoreEnabled, type FdStoreSetting, removeStoredFds, storeFds } from './fd-store';

@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { DEFAULT_BACKLOG, resolveHost, type BoundAddress, type ListenSpec, type PacketSpec } from './address';
 import { native, type NativeFdInfo } from '../native';
-import { addressError, invalidType, isNativeErrno } from '../core';
+import { addressError, HandoverError, invalidType, invalidValue, isNativeErrno } from '../core';
 
 const EADDRINUSE = (osConstants.errno as Record<string, number>).EADDRINUSE;
 
@@ -32,7 +32,9 @@ export interface BindSocketOptions {
  * stream socket for `tcp` and `unix`, a bound datagram socket for `udp`. A
  * missing host means what Node's listen() means: `::` dual-stack, or `0.0.0.0`
  * without IPv6 (`0.0.0.0` / `::` for udp4 / udp6). Host names are resolved
- * (first answer).
+ * (first answer). A Unix socket's file gets the spec's `mode` and
+ * `owner`/`group` (names looked up here) before it listens, so nobody can
+ * connect before they are in place; it is removed if they cannot be set.
  *
  * Errors are shaped like Node's own: `listen EADDRINUSE: address already in
  * use 127.0.0.1:8080` (`code`, negative `errno`, `syscall`, `address`, `port`)
@@ -53,7 +55,31 @@ export async function bindSocket(spec: ListenSpec | PacketSpec, options: BindSoc
   }
   const backlog = spec.kind === 'udp' ? 0 : spec.backlog ?? DEFAULT_BACKLOG;
   const ipv6Only = spec.kind === 'tcp' ? spec.ipv6Only ?? false : spec.kind === 'udp' && spec.type === 'udp6';
-  return bindAddress(kind, address, { backlog, ipv6Only, name: spec.name, removeStale: options.removeStale });
+  const access = spec.kind === 'unix' ? fileAccess(spec) : {};
+  return bindAddress(kind, address, { backlog, ipv6Only, name: spec.name, removeStale: options.removeStale, ...access });
+}
+
+/**
+ * The mode and ids a unix spec asks for, names looked up now (at start):
+ * `owner=www-data` is www-data's uid (and its group only with `:GROUP`).
+ */
+function fileAccess(spec: Extract<ListenSpec, { kind: 'unix' }>): { mode?: number; uid?: number; gid?: number } {
+  const access: { mode?: number; uid?: number; gid?: number } = {};
+  if (spec.mode !== undefined) {
+    if (!Number.isInteger(spec.mode) || spec.mode < 0 || spec.mode > 0o777) invalidValue('spec.mode', 'must be a mode from 0 to 0o777', spec.mode);
+    access.mode = spec.mode;
+  }
+  const wanted = `owner=${spec.owner ?? ''}${spec.group === undefined ? '' : `:${spec.group}`}`;
+  const refuse = (what: string, name: string): never => {
+    throw new HandoverError('ERR_INVALID_ARG_VALUE', `cannot give unix:${spec.path} to ${wanted}: there is no ${what} "${name}"`, { path: spec.path });
+  };
+  if (spec.owner !== undefined) {
+    access.uid = /^[0-9]+$/.test(spec.owner) ? Number(spec.owner) : native('bindSocket').lookupUser(spec.owner)?.uid ?? refuse('user', spec.owner);
+  }
+  if (spec.group !== undefined) {
+    access.gid = /^[0-9]+$/.test(spec.group) ? Number(spec.group) : native('bindSocket').lookupGroup(spec.group) ?? refuse('group', spec.group);
+  }
+  return access;
 }
 
 /**
@@ -64,19 +90,20 @@ export async function bindSocket(spec: ListenSpec | PacketSpec, options: BindSoc
 export async function bindAddress(
   kind: 'stream' | 'dgram',
   requested: BoundAddress,
-  options: { backlog?: number; ipv6Only?: boolean; name?: string; removeStale?: boolean } = {},
+  options: { backlog?: number; ipv6Only?: boolean; name?: string; removeStale?: boolean; mode?: number; uid?: number; gid?: number } = {},
 ): Promise<BoundSocket> {
   let address = requested;
   const backlog = kind === 'dgram' ? 0 : options.backlog ?? DEFAULT_BACKLOG;
   const ipv6Only = options.ipv6Only ?? false;
+  const access = { mode: options.mode, uid: options.uid, gid: options.gid };
   let fd: number;
   try {
-    fd = bindNow(kind, address, backlog, ipv6Only);
+    fd = bindNow(kind, address, backlog, ipv6Only, access);
   } catch (err) {
     const path = address.family === 'unix' ? address.path : undefined;
     const stale = path !== undefined && (err as { errno?: number }).errno === -EADDRINUSE && (options.removeStale ?? true);
     if (!stale || !(await removeStaleSocket(path))) throw err;
-    fd = bindNow(kind, address, backlog, ipv6Only);
+    fd = bindNow(kind, address, backlog, ipv6Only, access);
   }
   if (address.family !== 'unix' && address.port === 0) {
     address = { ...address, port: native('bindSocket').inspectFd(fd).port ?? 0 };
@@ -84,7 +111,7 @@ export async function bindAddress(
   return { fd, kind, name: options.name, address };
 }
 
-function bindNow(kind: 'stream' | 'dgram', address: BoundAddress, backlog: number, ipv6Only: boolean): number {
+function bindNow(kind: 'stream' | 'dgram', address: BoundAddress, backlog: number, ipv6Only: boolean, access: { mode?: number; uid?: number; gid?: number }): number {
   try {
     return native('bindSocket').listenSocket({
       family: address.family,
@@ -94,6 +121,7 @@ function bindNow(kind: 'stream' | 'dgram', address: BoundAddress, backlog: numbe
       path: address.family === 'unix' ? address.path : '',
       backlog,
       ipv6Only,
+      ...(address.family === 'unix' ? access : {}),
     });
   } catch (err) {
     // Node reports every failure to set up a server as a 'listen' error

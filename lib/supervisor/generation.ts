@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { readdirSync } from 'node:fs';
+import { STOPPING_KILL_FACTOR } from './options';
 import { isSelfOrDescendant, procInfo } from './proc';
 import { waitPid, type ExitStatus } from '../native';
 import type { GenerationSnapshot } from './image-state';
@@ -188,7 +189,8 @@ export class Generation extends EventEmitter {
   /**
    * Tells it to stop: `signal` to its main process, then SIGKILL to its
    * process group after `timeout` ms — unless it said STOPPING=1 by then
-   * (it drains by its own rules: a GracefulServer's own drainTimeout).
+   * (it drains by its own rules: a GracefulServer's own drainTimeout), and
+   * then after {@link STOPPING_KILL_FACTOR} × `timeout` ms all the same.
    */
   retire(signal: NodeJS.Signals, timeout: number, log: (line: string) => void, why = 'stopped'): void {
     this.why ??= why;
@@ -228,12 +230,21 @@ export class Generation extends EventEmitter {
     this.#kill = { signal, at: Date.now() + timeout };
     this.#killTimer = setTimeout(() => {
       if (!this.alive) return;
-      if (this.announcedStopping) {
-        log(`${this} is still draining ${timeout} ms after ${signal}; it said STOPPING=1, so it drains by its own rules`);
+      if (!this.announcedStopping) {
+        log(`${this} did not exit within ${timeout} ms of ${signal}: SIGKILL to its process group`);
+        this.signalGroup('SIGKILL');
         return;
       }
-      log(`${this} did not exit within ${timeout} ms of ${signal}: SIGKILL to its process group`);
-      this.signalGroup('SIGKILL');
+      // Its own rules, within a ceiling: an app that says STOPPING=1 and
+      // hangs must not live on forever, one more with each reload.
+      const ceiling = timeout * STOPPING_KILL_FACTOR;
+      log(`${this} is still draining ${timeout} ms after ${signal}; it said STOPPING=1, so it drains by its own rules, for up to ${ceiling} ms`);
+      this.#killTimer = setTimeout(() => {
+        if (!this.alive) return;
+        log(`${this} said STOPPING=1 but did not exit within ${ceiling} ms of ${signal} (${STOPPING_KILL_FACTOR} × the drain timeout): SIGKILL to its process group`);
+        this.signalGroup('SIGKILL');
+      }, ceiling - timeout);
+      this.#killTimer.unref();
     }, timeout);
     this.#killTimer.unref();
   }

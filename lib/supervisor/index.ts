@@ -28,6 +28,7 @@ export {
   type RestartPolicy,
   type ReadyMode,
 } from './supervisor';
+export { STOPPING_KILL_FACTOR } from './options';
 export { ZombieReaper, REAP_GRACE_MS, becomeSubreaper, type ZombieReaperOptions } from './reaper';
 export { controlPath, CONTROL_SOCKET, type ControlPlace } from './control-path';
 export { formatStatus, STATUS_SCHEMA, type Status, type StatusGeneration, type StatusReload, type StatusState, type StatusWorker } from './status';

@@ -1,8 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { HandoverError, unlinkQuietly } from '../core';
-import { NotifyListener, type NotifyMessage } from '../protocol';
+import { HandoverError, printable } from '../core';
+import { IgnoredNotifications, NotifyListener, type NotifyMessage, PrivateNotifyListener } from '../protocol';
 import type { Generation } from './generation';
 import { isSelfOrDescendant } from './proc';
 
@@ -56,23 +53,25 @@ export function applyNotification(generation: Generation, message: NotifyMessage
   }
 }
 
-/** A private NOTIFY_SOCKET address: Linux's abstract namespace (nothing on disk), elsewhere a path in the temporary directory. */
-export function notifyAddress(): string {
-  const id = `handover/supervisor/${process.pid}/${randomBytes(8).toString('hex')}`;
-  if (process.platform === 'linux') return `@${id}`;
-  return join(tmpdir(), id.replace(/\//g, '-') + '.sock');
-}
+/**
+ * The stem of the supervisor's NOTIFY_SOCKET directory (a fresh 0700 one,
+ * see PrivateNotifyListener): `handover-supervisor-PID-XXXXXX`.
+ */
+export const NOTIFY_STEM = 'handover-supervisor-';
 
-/** A notification's text on one log line. */
+/** A notification's text on one log line, every control character escaped (see printable()). */
 export function oneLine(text: string): string {
-  return text.replace(/\n/g, ' ');
+  return printable(text);
 }
 
 /**
- * The supervisor's private NOTIFY_SOCKET: each message is checked against
- * `generations()` (see {@link senderOf}), applied to the generation it
- * belongs to, and passed to `onMessage`; anything else is ignored and logged.
- * Linux only: elsewhere datagrams carry no sender pid (ERR_NOT_SUPPORTED).
+ * The supervisor's private NOTIFY_SOCKET, a socket file in a fresh 0700
+ * directory (removed when it is closed, or at exit): each message is checked
+ * against `generations()` (see {@link senderOf}), applied to the generation
+ * it belongs to, and passed to `onMessage`; anything else is ignored and
+ * counted (see IgnoredNotifications). `address`: the one to bind again (a
+ * re-exec'd supervisor's generations have it). Linux only: elsewhere
+ * datagrams carry no sender pid (ERR_NOT_SUPPORTED).
  */
 export function openNotifySocket(generations: () => Iterable<Generation>, log: (line: string) => void, onMessage: (generation: Generation, message: NotifyMessage) => void, address?: string): NotifyListener {
   // The supervisor accepts READY=1 from a generation or its descendants
@@ -80,13 +79,14 @@ export function openNotifySocket(generations: () => Iterable<Generation>, log: (
   if (process.platform !== 'linux') {
     throw new HandoverError('ERR_NOT_SUPPORTED', `readiness over NOTIFY_SOCKET needs sender credentials, which ${process.platform} does not give: use ready: 'exec' (--ready exec)`);
   }
-  // `address`: the one the generations already have (a re-exec'd supervisor binds it again).
-  if (address !== undefined && !address.startsWith('@')) unlinkQuietly(address);
-  const listener = new NotifyListener(address ?? notifyAddress());
+  // `address`: the one the generations already have (a re-exec'd supervisor
+  // binds it again; an abstract one is an earlier version's).
+  const listener = address === undefined ? PrivateNotifyListener.open(NOTIFY_STEM) : address.startsWith('@') ? new NotifyListener(address) : PrivateNotifyListener.reopen(address);
+  const ignored = IgnoredNotifications.for(listener, log);
   listener.on('message', (message: NotifyMessage) => {
     const generation = senderOf(message.pid, generations());
     if (generation === null) {
-      log(`ignoring a notification from pid ${message.pid}: not a generation or one of its descendants (${oneLine(message.raw)})`);
+      ignored.ignore(message, 'not a generation or one of its descendants');
       return;
     }
     onMessage(generation, message);

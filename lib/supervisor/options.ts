@@ -13,6 +13,12 @@ export const DEFAULT_READY_TIMEOUT = 60_000;
  * GracefulServer's own drain timeout, {@link DEFAULT_DRAIN_TIMEOUT}.
  */
 export const DEFAULT_SUPERVISOR_DRAIN_TIMEOUT = DEFAULT_DRAIN_TIMEOUT;
+/**
+ * A generation that said STOPPING=1 drains by its own rules past the drain
+ * timeout, but not forever: it gets SIGKILL (its process group) at this many
+ * times the drain timeout after it was told to stop.
+ */
+export const STOPPING_KILL_FACTOR = 4;
 /** How long old and new generation serve side by side after a reload (none). */
 export const DEFAULT_PROBATION = 0;
 /** First delay before restarting a crashed generation; doubles with each crash in a row. */

@@ -1,8 +1,8 @@
 import { HandoverError } from '../core';
 import { type ExitStatus, forkExecWithFds, waitPid } from '../native';
-import { NotifyListener, type NotifyMessage, SUPERVISOR_PID_ENV } from '../protocol';
+import { IgnoredNotifications, type NotifyListener, type NotifyMessage, PrivateNotifyListener, SUPERVISOR_PID_ENV } from '../protocol';
 import { nextArgv, type EntryPoint } from './entry-point';
-import { notifyAddress, PARENT_PID_ENV, removeNotifyAddress, UPSTREAM_NOTIFY_ENV } from './readiness';
+import { NOTIFY_STEM, PARENT_PID_ENV, UPSTREAM_NOTIFY_ENV } from './readiness';
 
 /** ms a next generation that failed has, after SIGTERM, to answer what it accepted before SIGKILL. */
 export const FAILED_CHILD_GRACE = 10_000;
@@ -37,17 +37,15 @@ export class NextGeneration {
 
   /** Starts it; throws ERR_EXEC when the readiness socket or the process cannot be made. */
   constructor(options: NextGenerationOptions) {
-    const address = notifyAddress();
     let listener: NotifyListener;
     try {
-      listener = new NotifyListener(address);
+      // Its file and 0700 directory go when it is closed (or at exit).
+      listener = PrivateNotifyListener.open(NOTIFY_STEM);
     } catch (err) {
       throw new HandoverError('ERR_EXEC', `cannot create the readiness socket: ${(err as Error).message}`, { cause: err });
     }
-    const close = () => {
-      listener.close();
-      removeNotifyAddress(address);
-    };
+    const address = listener.path;
+    const close = () => listener.close();
     const env: Record<string, string | undefined> = {
       ...process.env,
       LISTEN_FDS: String(options.files.length),
@@ -105,9 +103,10 @@ export class NextGeneration {
         exit.then(report, report);
       };
       this.#finish = finish;
+      const ignored = IgnoredNotifications.for(listener, options.log);
       const onMessage = (message: NotifyMessage) => {
         if (message.pid !== pid && !(message.pid === -1 && process.platform !== 'linux')) {
-          options.log(`ignoring a notification from pid ${message.pid}: only ${pid} may say it is ready`);
+          ignored.ignore(message, `only ${pid} may say it is ready`);
           return;
         }
         if (message.fields.get('READY') === '1') finish(null);

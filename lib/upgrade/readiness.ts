@@ -1,8 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { unlinkQuietly } from '../core';
 import { native } from '../native';
 import { sdNotifyPatiently, SUPERVISOR_PID_ENV, type Upstream } from '../protocol';
 
@@ -17,32 +12,21 @@ export const PARENT_PID_ENV = 'HANDOVER_PARENT_PID';
 export const UPSTREAM_NOTIFY_ENV = 'HANDOVER_NOTIFY_SOCKET';
 
 /**
- * A fresh address for the readiness socket. Linux: an abstract socket,
- * nothing on disk to clean up, whose senders the kernel names. Elsewhere
- * (macOS attaches no sender credentials to datagrams) a socket in a fresh
- * 0700 directory, so only this user's processes can send.
+ * The stem of the readiness socket's directory (a fresh 0700 one, see
+ * PrivateNotifyListener): `handover-PID-XXXXXX`, which
+ * {@link isPrivateNotifyAddress} recognises. A path on Linux too: an abstract
+ * name is visible to every user in /proc/net/unix, and anyone could fill its
+ * queue.
  */
-export function notifyAddress(): string {
-  const id = `handover/${process.pid}/${randomBytes(8).toString('hex')}`;
-  if (process.platform === 'linux') return `@${id}`;
-  const dir = mkdtempSync(join(tmpdir(), `handover-${process.pid}-`));
-  return join(dir, 'notify.sock');
-}
+export const NOTIFY_STEM = 'handover-';
 
-/** Removes what {@link notifyAddress} made on disk, if anything. */
-export function removeNotifyAddress(address: string): void {
-  if (address.startsWith('@')) return;
-  unlinkQuietly(address);
-  try {
-    rmdirSync(dirname(address));
-  } catch {
-    // gone already
-  }
-}
-
-/** True when `address` is one {@link notifyAddress} made in process `pid`. */
+/**
+ * True when `address` is a readiness socket of process `pid`: one that
+ * {@link NOTIFY_STEM} named, or the abstract `@handover/PID/...` that
+ * earlier versions of handover used (a previous generation may run one).
+ */
 export function isPrivateNotifyAddress(address: string, pid: number): boolean {
-  return address.startsWith(`@handover/${pid}/`) || address.includes(`handover-${pid}-`);
+  return address.startsWith(`@handover/${pid}/`) || address.includes(`/${NOTIFY_STEM}${pid}-`);
 }
 
 /**
@@ -112,7 +96,8 @@ export async function announceReady(parentage: { parentPid: number | null; notif
     upstream.send({ READY: 1, MAINPID: process.pid });
   } else if (parentAlive && parentage.notifySocket) {
     try {
-      await sdNotifyPatiently(parentage.notifySocket, { READY: 1 });
+      await sdNotifyPatiently(parentage.notifySocket, { READY: 1 }, undefined, () => log("the previous generation's readiness socket is full: retrying READY=1"));
+      return;
     } catch (err) {
       log(`could not notify the previous generation at ${parentage.notifySocket}: ${(err as Error).message}`);
       upstream.send({ MAINPID: process.pid, READY: 1 });
@@ -121,4 +106,6 @@ export async function announceReady(parentage: { parentPid: number | null; notif
     // It died before we were ready: nobody relays, speak to systemd ourselves.
     upstream.send({ MAINPID: process.pid, READY: 1 });
   }
+  // A full receiver gets the message later (Upstream retries): ready() resolves once it has it, or gave up.
+  await upstream.settled();
 }

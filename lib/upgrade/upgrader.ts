@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { HandoverError, invalidType, invalidValue, type Logger, resolveLogger } from '../core';
 import { native } from '../native';
-import { checkFdName, parseListenArgs, takeInheritedFds, Upstream, writePidFile } from '../protocol';
+import { checkFdName, NOTIFY_RETRY_DEADLINE, parseListenArgs, takeInheritedFds, Upstream, writePidFile } from '../protocol';
 import { bindOnFd, listenOnFd } from './adopt';
 import { captureEntryPoint, entryPointWarning, type EntryPoint } from './entry-point';
 import type { NextGeneration } from './next-generation';
@@ -104,7 +104,11 @@ export class Upgrader extends EventEmitter {
     this.parentPid = parentage.parentPid;
     this.supervisorPid = parentage.supervisorPid;
     this.#notifySocket = parentage.notifySocket;
-    this.#upstream = new Upstream(parentage.upstream, (err, socket) => this.#warn(`could not notify systemd at ${socket}: ${err.message}`));
+    this.#upstream = new Upstream(
+      parentage.upstream,
+      (err, socket) => this.#warn(`could not notify systemd at ${socket}: ${err.message}`),
+      (socket) => this.#log(`${socket} is full: retrying for up to ${NOTIFY_RETRY_DEADLINE / 1000} s`),
+    );
     if (parentage.ignored !== undefined) {
       process.nextTick(() => this.#warn(`ignoring ${PARENT_PID_ENV}=${parentage.ignored}: it did not come with that generation's NOTIFY_SOCKET`));
     }

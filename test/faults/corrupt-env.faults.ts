@@ -99,7 +99,7 @@ function cleanNextEnv(next: GenEvent, env: Record<string, string>, parent: numbe
     env.LISTEN_FDS === '1' &&
     env.LISTEN_FDNAMES === 'unknown' &&
     env.LISTEN_PID === String(next.pid) &&
-    /^@handover\//.test(env.NOTIFY_SOCKET ?? '') &&
+    new RegExp(`/handover-${parent}-[^/]{6}/notify\\.sock$`).test(env.NOTIFY_SOCKET ?? '') &&
     env.HANDOVER_PARENT_PID === String(parent)
   );
 }
@@ -223,7 +223,7 @@ it('supervisor: corrupt LISTEN_FDS / LISTEN_PID / NOTIFY_SOCKET / HANDOVER_PAREN
     results.push(`${c.name}: ${c.says.source === '.' ? 'nothing to say' : `"${said[0].replace(/^handover\[\d+\]: /, '')}"`}, bound 127.0.0.1:${port}, reload ${pid1} -> ${pid2}, ${describeLoad(totals)}`);
     row.result = results.join('; ');
     for (const [start, pid] of [[start1, pid1], [start2, pid2]] as const) {
-      expect(start.env, c.name).toEqual({ LISTEN_FDS: '1', LISTEN_FDNAMES: 'unknown', LISTEN_PID: String(pid), NOTIFY_SOCKET: expect.stringMatching(/^@handover\/supervisor\//) });
+      expect(start.env, c.name).toEqual({ LISTEN_FDS: '1', LISTEN_FDNAMES: 'unknown', LISTEN_PID: String(pid), NOTIFY_SOCKET: expect.stringMatching(/\/handover-supervisor-[0-9]+-[^/]{6}\/notify\.sock$/) });
     }
     expect(errorTotal(totals.keepAlive) + errorTotal(totals.connectLoop), c.name).toBe(0);
     await run.cleanup();

@@ -1,10 +1,10 @@
 // Fault: another process says READY=1 on the new generation's NOTIFY_SOCKET
-// (its name is in /proc/PID/environ and, for an abstract socket, in
-// /proc/net/unix). The new generation here never says it itself, so only a
-// spoof could end the wait. Spoofers: this test process, another process,
-// an unprivileged process (uid 65534) that also forges SCM_CREDENTIALS with
-// the new generation's pid — and, as a documented limit, a process with
-// CAP_SYS_ADMIN doing the same, which the kernel lets claim any pid.
+// (its name is in /proc/PID/environ and in /proc/net/unix). The new
+// generation here never says it itself, so only a spoof could end the wait.
+// Spoofers: this test process, another process, an unprivileged process
+// (uid 65534) with and without SCM_CREDENTIALS forging the new generation's
+// pid — and, as a documented limit, a process with CAP_SYS_ADMIN doing the
+// same, which the kernel lets claim any pid.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterAll, afterEach, expect, it } from 'vitest';
@@ -46,13 +46,18 @@ function spoof(notifySocket: string, claimPid: number, mainPid: number, asNobody
 
 
 
-/** Three spoofs that must change nothing; returns what each sender saw. */
+/**
+ * Four spoofs that must change nothing; returns what each sender saw. The
+ * socket is a file in a 0700 directory: uid 65534 cannot reach it (EACCES),
+ * and the kernel refuses its forged credentials before it looks (EPERM).
+ */
 function spoofAll(notifySocket: string, childPid: number): string[] {
   sdNotify(notifySocket, { READY: 1, MAINPID: childPid }); // throws if nobody listens: it is delivered
   return [
     'this test process: sent',
     `another process (python, root, no credentials attached): ${spoof(notifySocket, 0, childPid)}`,
     `an unprivileged process (uid 65534) claiming pid ${childPid} in SCM_CREDENTIALS: ${spoof(notifySocket, childPid, childPid, true)}`,
+    `an unprivileged process (uid 65534), no credentials attached: ${spoof(notifySocket, 0, childPid, true)}`,
   ];
 }
 
@@ -78,6 +83,7 @@ it('GracefulServer: READY=1 from other processes is ignored; the real timeout ap
     `NOTIFY_SOCKET ${notifySocket.replace(/[0-9a-f]{16}$/, '…')}; spoofs: ${senders.join('; ')}; outcome: '${failed.code}' after ${waited} ms, child killed and reaped, old pid never drained; ` +
     `${describeLoad(totals)}; errors other than at the kill of the child: ${away.length}`;
   expect(senders[2]).toMatch(/EPERM$/);
+  expect(senders[3]).toMatch(/EACCES$/);
   expect(failed).toMatchObject({ code: 'ERR_UPGRADE_TIMEOUT', childPid: child.pid });
   expect(waited).toBeGreaterThanOrEqual(TIMEOUT_MS);
   // The old generation never drained (the failed child, told to stop, may have).
@@ -107,6 +113,7 @@ it('supervisor: READY=1 from other processes is ignored and logged; the real --r
   const away = load.errorsAwayFrom(killedAt, 500);
   row.result = `spoofs: ${senders.join('; ')}; logged: ${ignored.map((l) => `"${l.replace(/^handover\[\d+\]: /, '')}"`).join(', ')}; "${failed[0]}"; ${describeLoad(totals)}; errors other than at the kill of the new generation: ${away.length}`;
   expect(senders[2]).toMatch(/EPERM$/);
+  expect(senders[3]).toMatch(/EACCES$/);
   expect(ignored).toHaveLength(2);
   // Generation 1 never drained (the failed generation 2, told to stop, may have).
   expect(run.events.filter((e) => e.event === 'draining' && e.pid === pid1)).toEqual([]);

@@ -2,8 +2,8 @@
 // test/fixtures/supervised-app.js, real sockets and real signals. Every step
 // is awaited on a log line of the supervisor, an event of a generation, a
 // response or an exit; every process is gone after each test.
-import { chmodSync, closeSync, openSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, closeSync, openSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { HandoverError } from '../../lib/core/errors';
 import { sdNotify } from '../../lib/protocol/sd-notify';
@@ -27,7 +27,10 @@ describe('reload', () => {
     // The protocol, as the generation saw it: one socket at fd 3, LISTEN_PID
     // its own pid, a NOTIFY_SOCKET of the supervisor's, its own process group.
     expect(start.env).toMatchObject({ LISTEN_FDS: '1', LISTEN_FDNAMES: 'unknown', LISTEN_PID: String(oldPid) });
-    expect(start.env.NOTIFY_SOCKET).toMatch(/^@handover\/supervisor\//);
+    // A socket file in a 0700 directory of the supervisor's (not an abstract
+    // name, which any user could flood): removed when the supervisor exits.
+    expect(start.env.NOTIFY_SOCKET).toMatch(new RegExp(`^/.+/handover-supervisor-${run.pid}-[^/]{6}/notify\\.sock$`));
+    expect(statSync(dirname(start.env.NOTIFY_SOCKET)).mode & 0o7777).toBe(0o700);
     expect(start.env.HANDOVER_PARENT_PID).toBeUndefined();
     expect(start).toMatchObject({ ppid: run.pid, pgid: oldPid, fd3: { type: 'socket', listening: true, port, nonblocking: true } });
     expect((await get(port)).pid).toBe(oldPid);

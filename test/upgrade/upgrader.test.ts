@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, closeSync, copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { inspectFd, NotifyListener, sdNotify, type NotifyMessage } from '../../lib/index';
 import { native } from '../../lib/native/binding';
@@ -410,9 +410,12 @@ describe('upgrade out: the same program, or its new release', () => {
     const port = first.addresses[0].port;
     run.signal(first.pid, 'SIGHUP');
     const waiting = await run.next({ event: 'waiting', gen: 2 });
-    // The child's NOTIFY_SOCKET, read as any local process could read it.
+    // The child's NOTIFY_SOCKET (its name is in /proc/net/unix for anyone to
+    // read): a socket file in a 0700 directory of the parent's, so that only
+    // this user and root can send to it.
     const notifySocket = environOf(waiting.pid).NOTIFY_SOCKET;
-    expect(notifySocket).toMatch(/^@handover\//);
+    expect(notifySocket).toMatch(new RegExp(`^/.+/handover-${first.pid}-[^/]{6}/notify\\.sock$`));
+    expect(statSync(dirname(notifySocket)).mode & 0o7777).toBe(0o700);
     sdNotify(notifySocket, { READY: 1, MAINPID: waiting.pid });
     await run.next((e) => e.event === 'log' && e.pid === first.pid && e.line.includes(`ignoring a notification from pid ${process.pid}`));
     // Both generations accept meanwhile (the child listens before it is

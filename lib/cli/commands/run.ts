@@ -9,6 +9,7 @@ import {
   DEFAULT_WORKERS,
   type ReadyMode,
   type RestartPolicy,
+  STOPPING_KILL_FACTOR,
   type SupervisorOptions,
 } from '../../supervisor';
 import { type OptionSpec, parseOptions } from '../options';
@@ -36,8 +37,11 @@ export const RUN_OPTIONS: readonly OptionSpec<RunOptions>[] = [
       '  unix:/run/app.sock  unix:@abstract',
       '  udp:0.0.0.0:5353  udp:[::]:5353',
       'each optionally NAME=ADDR, NAME going to LISTEN_FDNAMES.',
+      'unix:PATH may end with ,mode=0660 and ,owner=USER[:GROUP]',
+      '(or owner=:GROUP): the socket file gets them before it',
+      'listens (default: the umask and handover\'s user).',
       'Port 0 binds a free port; the log says which. Host',
-      'names are resolved once, at start.',
+      'names (and owner names) are resolved once, at start.',
     ],
     apply(o, value, name) {
       try {
@@ -73,7 +77,7 @@ export const RUN_OPTIONS: readonly OptionSpec<RunOptions>[] = [
       'How long a generation told to stop may take before its',
       'process group gets SIGKILL (default {default}). An app that',
       'sends STOPPING=1 (GracefulServer does) drains by its',
-      'own rules and is not killed.',
+      `own rules, for up to ${STOPPING_KILL_FACTOR} times as long.`,
     ],
     default: () => formatDuration(DEFAULT_SUPERVISOR_DRAIN_TIMEOUT),
     apply: duration('drainTimeout'),
