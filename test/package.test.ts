@@ -146,7 +146,9 @@ beforeAll(async () => {
   // 2. dist/ as prepack + prepare leave it (compiled afresh from lib/, nothing
   // stale), and the prebuild, side by side.
   rmSync(join(staged, 'dist'), { recursive: true, force: true });
-  const compile = must(process.execPath, [TSC, '-p', 'tsconfig.build.json', '--outDir', join(staged, 'dist')], { cwd: ROOT });
+  const compile = must(process.execPath, [TSC, '-p', 'tsconfig.build.json', '--outDir', join(staged, 'dist')], { cwd: ROOT }).then(() =>
+    must(process.execPath, [join(ROOT, 'scripts', 'bundle.js'), '--dist', join(staged, 'dist')], { cwd: ROOT }),
+  );
   const prebuild = (async () => {
     if (PREBUILDS_ONLY) {
       if (!existsSync(join(staged, CURRENT_PREBUILD))) throw new Error(`PREBUILDS_ONLY is set but ${CURRENT_PREBUILD} is not in prebuilds/: run npm run prebuild`);
@@ -211,7 +213,12 @@ describe('npm pack', () => {
       'index.js',
       'binding.gyp',
       'scripts/install.js',
-      ...sources.flatMap((name) => [`dist/${name}.js`, `dist/${name}.d.ts`]),
+      // The declarations of every file; the code as one bundle per layer with
+      // its source map (scripts/bundle.js), and tsc's dist/index.js above them.
+      ...sources.map((name) => `dist/${name}.d.ts`),
+      'dist/index.js',
+      'dist/index.js.map',
+      ...readdirSync(join(ROOT, 'lib'), { withFileTypes: true }).filter((e) => e.isDirectory()).flatMap((e) => [`dist/${e.name}.js`, `dist/${e.name}.js.map`, `dist/${e.name}.d.ts`]),
       ...filesUnder(join(ROOT, 'native'), ROOT),
       ...prebuilds,
       ...filesUnder(join(ROOT, 'bin'), ROOT),

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { packageRoot } from '../core';
 import type { SupervisorOptions } from '../supervisor';
 import { parseRun, run } from './commands/run';
 import { parseSignalCommand, signalCommand, type SignalTarget } from './commands/signal';
@@ -32,7 +33,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
 
 function version(): string {
   try {
-    return (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+    return (JSON.parse(readFileSync(join(packageRoot(__dirname, 'cli'), 'package.json'), 'utf8')) as { version: string }).version;
   } catch {
     return 'unknown';
   }

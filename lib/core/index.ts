@@ -9,3 +9,4 @@
 export * from './errors';
 export { signalName, signalNumber } from './signals';
 export { closeQuietly, unlinkQuietly } from './quietly';
+export { packageRoot } from './package-root';

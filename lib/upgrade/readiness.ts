@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import type * as Crypto from 'node:crypto';
 import { mkdtempSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -23,6 +23,9 @@ export const UPSTREAM_NOTIFY_ENV = 'HANDOVER_NOTIFY_SOCKET';
  * 0700 directory, so only this user's processes can send.
  */
 export function notifyAddress(): string {
+  // node:crypto is loaded here, by the generation that upgrades, not at every start.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { randomBytes } = require('node:crypto') as typeof Crypto;
   const id = `handover/${process.pid}/${randomBytes(8).toString('hex')}`;
   if (process.platform === 'linux') return `@${id}`;
   const dir = mkdtempSync(join(tmpdir(), `handover-${process.pid}-`));
