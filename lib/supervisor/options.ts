@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
-import { parseAddress, type ListenSpec, type PacketSpec } from '../protocol';
+import { checkCompileCache, compileCacheFor, parseAddress, type ListenSpec, type PacketSpec } from '../protocol';
 import { DEFAULT_DRAIN_TIMEOUT } from '../drain';
 import { invalidType, invalidValue } from '../core';
 
@@ -89,6 +89,13 @@ export interface SupervisorOptions {
   maxMemory?: number;
   /** ms after which a worker is replaced, as by a reload step. */
   maxLifetime?: number;
+  /**
+   * The generations' module compile cache (Node >= 22.1, NODE_COMPILE_CACHE): a
+   * directory, or false for none. Default: a directory of this app's own under
+   * the temporary directory, unless `env` already sets NODE_COMPILE_CACHE or
+   * NODE_DISABLE_COMPILE_CACHE (docs/supervisor.md).
+   */
+  compileCache?: string | false;
 }
 
 /** SupervisorOptions with defaults applied. */
@@ -116,12 +123,14 @@ export interface ResolvedOptions {
   reloadParallel: number;
   maxMemory: number | undefined;
   maxLifetime: number | undefined;
+  /** NODE_COMPILE_CACHE for every generation, or undefined to leave their environment as it is. */
+  compileCache: string | undefined;
 }
 
 const KNOWN = new Set([
   'command', 'args', 'listen', 'inherit', 'pidFile', 'readyTimeout', 'drainTimeout', 'probation', 'restartBackoff',
   'restartBackoffMax', 'restart', 'ready', 'cwd', 'env', 'stdio', 'signals', 'subreaper', 'reap', 'log',
-  'workers', 'reloadParallel', 'maxMemory', 'maxLifetime',
+  'workers', 'reloadParallel', 'maxMemory', 'maxLifetime', 'compileCache',
 ]);
 
 /** Most workers a supervisor runs. */
@@ -221,5 +230,6 @@ export function resolveOptions(options: SupervisorOptions): ResolvedOptions {
     reloadParallel: count('reloadParallel', options.reloadParallel, DEFAULT_RELOAD_PARALLEL, MAX_WORKERS),
     maxMemory: options.maxMemory === undefined ? undefined : positive('maxMemory', options.maxMemory, 'bytes'),
     maxLifetime: options.maxLifetime === undefined ? undefined : ms('maxLifetime', options.maxLifetime, 0, false),
+    compileCache: compileCacheFor(checkCompileCache('options.compileCache', options.compileCache), options.env ?? process.env, [cwd, options.command, ...args]),
   };
 }

@@ -1,6 +1,6 @@
 import { HandoverError } from '../core';
 import { type ExitStatus, forkExecWithFds, waitPid } from '../native';
-import { NotifyListener, type NotifyMessage } from '../protocol';
+import { compileCacheFor, NotifyListener, type CompileCacheOption, type NotifyMessage } from '../protocol';
 import { nextArgv, type EntryPoint } from './entry-point';
 import { notifyAddress, PARENT_PID_ENV, removeNotifyAddress, UPSTREAM_NOTIFY_ENV } from './readiness';
 
@@ -18,6 +18,8 @@ export interface NextGenerationOptions {
   /** ms it has to say READY=1. */
   timeout: number;
   log: (line: string) => void;
+  /** Its module compile cache: NODE_COMPILE_CACHE (see compileCacheFor). */
+  compileCache: CompileCacheOption;
 }
 
 /**
@@ -54,6 +56,7 @@ export class NextGeneration {
       [PARENT_PID_ENV]: String(process.pid),
       [UPSTREAM_NOTIFY_ENV]: options.upstream,
     };
+    env.NODE_COMPILE_CACHE = compileCacheFor(options.compileCache, process.env, [options.entry.cwd, options.entry.script ?? '']) ?? env.NODE_COMPILE_CACHE;
     try {
       this.pid = forkExecWithFds(options.entry.execPath, nextArgv(options.entry), {
         cwd: options.entry.cwd,

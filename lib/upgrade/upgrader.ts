@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { HandoverError, invalidType, invalidValue } from '../core';
 import { native } from '../native';
-import { checkFdName, monotonicUsec, parseListenArgs, reclaimPidFile, takeInheritedFds, Upstream, writePidFile } from '../protocol';
+import { checkCompileCache, checkFdName, flushCompileCache, monotonicUsec, parseListenArgs, reclaimPidFile, takeInheritedFds, Upstream, writePidFile, type CompileCacheOption } from '../protocol';
 import { bindOnFd, listenOnFd } from './adopt';
 import { captureEntryPoint, entryPointWarning, type EntryPoint } from './entry-point';
 import { NextGeneration } from './next-generation';
@@ -25,6 +25,13 @@ export interface UpgraderOptions {
   pidFile?: string;
   /** Receives one line per step; default: none (listen to the events instead). */
   log?: (line: string) => void;
+  /**
+   * The next generation's module compile cache (Node >= 22.1, NODE_COMPILE_CACHE):
+   * a directory, or false for none. Default: a directory of this app's own
+   * under the temporary directory, unless the environment already sets
+   * NODE_COMPILE_CACHE or NODE_DISABLE_COMPILE_CACHE (docs/upgrader.md).
+   */
+  compileCache?: string | false;
 }
 
 type State = 'starting' | 'ready' | 'upgrading' | 'upgraded' | 'stopped';
@@ -58,6 +65,7 @@ export class Upgrader extends EventEmitter {
 
   readonly upgradeTimeout: number;
   readonly pidFile: string | undefined;
+  readonly #compileCache: CompileCacheOption;
   /** The previous generation's pid when this process was started by one (alive or not), else null. */
   readonly parentPid: number | null;
 
@@ -83,6 +91,7 @@ export class Upgrader extends EventEmitter {
     checkOptions(options);
     native('Upgrader');
     this.upgradeTimeout = options.upgradeTimeout ?? DEFAULT_UPGRADE_TIMEOUT;
+    this.#compileCache = options.compileCache;
     this.#log = options.log ?? (() => {});
     this.#entry = captureEntryPoint();
     this.pidFile = options.pidFile === undefined ? undefined : isAbsolute(options.pidFile) ? options.pidFile : resolve(this.#entry.cwd, options.pidFile);
@@ -222,6 +231,8 @@ export class Upgrader extends EventEmitter {
     this.#state = 'ready';
     await announceReady({ parentPid: this.parentPid, notifySocket: this.#notifySocket }, this.#parentAlive, this.#upstream, this.#log);
     this.emit('ready');
+    // Off the path to ready: for the next generation, which starts while this one serves.
+    setImmediate(flushCompileCache).unref();
   }
 
   /**
@@ -265,7 +276,7 @@ export class Upgrader extends EventEmitter {
     const started = Date.now();
     this.#upstream.send({ RELOADING: 1, MONOTONIC_USEC: monotonicUsec().toString() });
     try {
-      this.#next = new NextGeneration({ entry: { ...this.#entry }, files: this.#fds.passed, upstream: this.#upstream.socket, timeout: this.upgradeTimeout, log: this.#log });
+      this.#next = new NextGeneration({ entry: { ...this.#entry }, files: this.#fds.passed, upstream: this.#upstream.socket, timeout: this.upgradeTimeout, log: this.#log, compileCache: this.#compileCache });
       this.emit('spawned', { pid: this.#next.pid });
       const pid = await this.#next.ready;
       this.#log(`generation ${pid} is ready after ${Date.now() - started} ms`);
@@ -344,6 +355,7 @@ function checkOptions(options: UpgraderOptions): void {
     invalidType('options.pidFile', 'a non-empty string', options.pidFile);
   }
   if (options.log !== undefined && typeof options.log !== 'function') invalidType('options.log', 'a function', options.log);
+  checkCompileCache('options.compileCache', options.compileCache);
 }
 
 // Why upgrade() cannot start now, or undefined when it can.
