@@ -16,12 +16,21 @@
 //                gets the same count, capped at whatever fits in ~6 s per
 //                size (at least 30)
 // --json         print one JSON document instead of the table
+// --reference    also time, at each size: glibc's posix_spawn of /bin/true
+//                from a C program of the same RSS (bench/spawn/reference.c,
+//                built with cc into bench/.cache/), plain and with
+//                forkExecWithFds' attributes; the addon's spawn called
+//                directly (no JavaScript validation); and forkExecWithFds
+//                given its environment as an array (no copy of process.env):
+//                where forkExecWithFds' time goes
 'use strict';
 
-const { spawn } = require('node:child_process');
-const { readFileSync } = require('node:fs');
+const { spawn, spawnSync } = require('node:child_process');
+const { mkdirSync, readFileSync } = require('node:fs');
+const { join } = require('node:path');
 const os = require('node:os');
 const { forkExecWithFds, waitPid } = require('../dist');
+const { native } = require('../dist/native');
 const { eachOption, intOption, usageError } = require('./lib/args');
 
 const CHUNK = 64 * 1024 * 1024;
@@ -30,12 +39,13 @@ const MB = 1024 * 1024;
 const SPAWN_BUDGET_MS = 6000;
 const MIN_SPAWN_ITERATIONS = 30;
 
-const usage = usageError('node bench/spawn.js [--sizes 50,2048] [--iterations N] [--json]');
+const usage = usageError('node bench/spawn.js [--sizes 50,2048] [--iterations N] [--reference] [--json]');
 
 function parseArgs(argv) {
-  const options = { sizes: [50, 2048], iterations: 300, json: false };
+  const options = { sizes: [50, 2048], iterations: 300, json: false, reference: false };
   eachOption(argv, usage, (name, value) => {
     if (name === '--json') options.json = true;
+    else if (name === '--reference') options.reference = true;
     else if (name === '--sizes') {
       const raw = value();
       const sizes = raw.split(',').map((s) => Number(s.trim()));
@@ -66,6 +76,83 @@ async function forkExecOnce() {
   const t2 = now();
   if (status.code !== 0) throw new Error(`${FILE} ended with ${JSON.stringify(status)}`);
   return { call: ms(t0, t1), total: ms(t0, t2) };
+}
+
+// The addon's spawn with the request forkExecWithFds would build, prepared
+// once: what the native call costs without the JavaScript around it.
+let rawRequest;
+async function rawSpawnOnce() {
+  rawRequest ??= { file: FILE, argv: ['true'], envp: Object.entries(process.env).map(([k, v]) => `${k}=${v}`), files: [0, 1, 2], setsid: false, setpgid: false, pgid: 0, pdeathsig: 0, listenPid: false };
+  const t0 = now();
+  const pid = native('bench').spawn(rawRequest);
+  const t1 = now();
+  await waitPid(pid);
+  return { call: ms(t0, t1), total: ms(t0, now()) };
+}
+
+// forkExecWithFds given the environment as an array: its validation, without
+// reading process.env (each entry of which is a call into C++).
+async function envArrayOnce() {
+  const t0 = now();
+  const pid = forkExecWithFds(FILE, ['true'], { env: rawRequest.envp });
+  const t1 = now();
+  await waitPid(pid);
+  return { call: ms(t0, t1), total: ms(t0, now()) };
+}
+
+const REFERENCE = join(__dirname, '.cache', 'spawn-reference');
+
+/** bench/spawn/reference.c built with cc, or null (with the reason on stderr) when there is no cc. */
+function buildReference(log) {
+  mkdirSync(join(__dirname, '.cache'), { recursive: true });
+  const r = spawnSync('cc', ['-O2', '-o', REFERENCE, join(__dirname, 'spawn', 'reference.c')], { encoding: 'utf8' });
+  if (r.status === 0) return REFERENCE;
+  log(`no posix_spawn reference: cc ${r.error ? r.error.message : r.stderr}`);
+  return null;
+}
+
+/** The C program's two forms at `targetMB`: { 'posix_spawn': stats, 'posix_spawn, same attributes': stats }. */
+function reference(binary, targetMB, iterations) {
+  const r = spawnSync(binary, [String(targetMB), String(iterations), FILE], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${binary} failed: ${r.stderr}`);
+  const forms = {};
+  for (const line of r.stdout.trim().split('\n')) {
+    const f = JSON.parse(line);
+    forms[f.form] = { rssMB: f.rssMB, calls: f.calls };
+  }
+  return forms;
+}
+
+/**
+ * forkExecWithFds, the addon's spawn alone, forkExecWithFds with an env array
+ * and the C program's two forms, in ROUNDS rounds of `iterations / ROUNDS`
+ * calls each, the order of the four alternating from round to round: the
+ * machine's noise falls on all of them alike.
+ */
+const ROUNDS = 10;
+async function referencePhase(binary, rss, iterations) {
+  const per = Math.max(1, Math.floor(iterations / ROUNDS));
+  const calls = { forkExecWithFds: [], nativeSpawn: [], envArray: [], posix_spawn: [], 'posix_spawn, same attributes': [] };
+  const steps = {
+    forkExecWithFds: async () => calls.forkExecWithFds.push(...(await measureCalls(forkExecOnce, per))),
+    nativeSpawn: async () => calls.nativeSpawn.push(...(await measureCalls(rawSpawnOnce, per))),
+    envArray: async () => calls.envArray.push(...(await measureCalls(envArrayOnce, per))),
+    reference: async () => {
+      const forms = reference(binary, rss, per);
+      for (const [name, f] of Object.entries(forms)) calls[name].push(...f.calls);
+    },
+  };
+  const names = Object.keys(steps);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const name of round % 2 ? [...names].reverse() : names) await steps[name]();
+  }
+  return Object.fromEntries(Object.entries(calls).map(([name, c]) => [name, stats(c)]));
+}
+
+async function measureCalls(once, n) {
+  const out = [];
+  for (let i = 0; i < n; i++) out.push((await once()).call);
+  return out;
 }
 
 function spawnOnce() {
@@ -110,7 +197,7 @@ function growTo(targetMB) {
   }
 }
 
-async function phase(targetMB, iterations, log) {
+async function phase(targetMB, iterations, log, referenceBinary) {
   growTo(targetMB);
   const rss = rssMB();
   log(`RSS ${rss.toFixed(0)} MB (target ${targetMB} MB): warming up`);
@@ -124,7 +211,12 @@ async function phase(targetMB, iterations, log) {
   const forkExec = await measure(forkExecOnce, iterations);
   log(`RSS ${rss.toFixed(0)} MB: ${spawnIterations} x child_process.spawn`);
   const spawned = await measure(spawnOnce, spawnIterations);
-  return { targetMB, rssMB: Math.round(rss), rssAfterMB: Math.round(rssMB()), forkExecWithFds: forkExec, spawn: spawned };
+  const result = { targetMB, rssMB: Math.round(rss), rssAfterMB: Math.round(rssMB()), forkExecWithFds: forkExec, spawn: spawned };
+  if (referenceBinary) {
+    log(`RSS ${rss.toFixed(0)} MB: forkExecWithFds, the addon's spawn alone, forkExecWithFds with an env array, posix_spawn from C, interleaved`);
+    result.reference = await referencePhase(referenceBinary, Math.round(rss), iterations);
+  }
+  return result;
 }
 
 function readOr(path, fallback) {
@@ -168,12 +260,29 @@ function table(result) {
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
+/** The call's median and p90 at each size: forkExecWithFds and its parts against posix_spawn. */
+function referenceTable(result) {
+  const lines = [
+    '| parent RSS MB | forkExecWithFds | forkExecWithFds, env as an array | addon spawn alone | posix_spawn (C) | posix_spawn (C), same attributes | forkExecWithFds / posix_spawn, same attributes |',
+    '|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  const cell = (s) => `${fmt(s.median)} (p90 ${fmt(s.p90)})`;
+  for (const p of result.phases) {
+    const r = p.reference;
+    const same = r['posix_spawn, same attributes'];
+    lines.push(`| ${p.rssMB} | ${cell(r.forkExecWithFds)} | ${cell(r.envArray)} | ${cell(r.nativeSpawn)} | ${cell(r.posix_spawn)} | ${cell(same)} | ${(r.forkExecWithFds.median / same.median).toFixed(2)}× |`);
+  }
+  lines.push('', `Interleaved: ${ROUNDS} rounds, the order alternating; the call's median (and p90), ms.`);
+  return lines.join('\n');
+}
+
 async function main() {
   const options = parseArgs(process.argv.slice(2));
   const log = options.json ? () => {} : (message) => process.stderr.write(`${message}\n`);
   const started = now();
   const result = { command: `node bench/spawn.js ${process.argv.slice(2).join(' ')}`.trim(), ...environment(), unit: 'ms', iterations: options.iterations, phases: [] };
-  for (const size of options.sizes) result.phases.push(await phase(size, options.iterations, log));
+  const referenceBinary = options.reference ? buildReference(log) : null;
+  for (const size of options.sizes) result.phases.push(await phase(size, options.iterations, log, referenceBinary));
   result.durationSeconds = Math.round(ms(started, now()) / 100) / 10;
 
   if (options.json) {
@@ -184,6 +293,7 @@ async function main() {
   console.log(`${e.node} (libuv ${e.libuv}), ${e.platform}/${e.arch}, kernel ${e.kernel}, ${e.cpus} x ${e.cpu}, THP ${e.transparentHugepages}`);
   console.log(`/bin/true; "call" = the spawn call itself (until the pid is known, the event loop is blocked); "round trip" = until the child is reaped\n`);
   console.log(table(result));
+  if (referenceBinary) console.log(`\n${referenceTable(result)}`);
   console.log(`\n${result.durationSeconds} s`);
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 'use strict';
-// The `handover` command (see `handover --help`); the code is lib/cli/.
-const { main } = require('../dist/cli/index.js');
+// The `handover` command (see `handover --help`); the code is lib/cli/
+// (dist/cli.js, its bundle: scripts/bundle.js).
+const { main } = require('../dist/cli');
 
 // How to run this very command again, for `handover upgrade-self`: the path
 // as given (not resolved), so that a new install at that path is what runs.

@@ -166,7 +166,7 @@ describe('Docker', () => {
     for (const source of sources) expect(existsSync(join(ROOT, source)), source).toBe(true);
     // Everything the package's "files" holds is there to be packed.
     const files = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { files: string[] }).files;
-    for (const entry of files.filter((f) => !f.includes('*') && f !== 'prebuilds/')) {
+    for (const entry of files.filter((f) => !f.includes('*') && f !== 'prebuilds/').map((f) => f.replace(/^\//, ''))) {
       expect(sources.some((source) => entry === source || entry.startsWith(`${source.replace(/\/$/, '')}/`)), entry).toBe(true);
     }
     const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n');

@@ -15,3 +15,5 @@ export { version } from './version';
 export { resolveLogger, stderrLogger, type Logger } from './logger';
 export { isSelfOrDescendant, procInfo, type ProcInfo } from './process-tree';
 export { printable, PRINTABLE_MAX } from './printable';
+export { packageRoot } from './package-root';
+export { randomHex } from './random';

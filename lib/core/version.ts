@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { packageRoot } from './package-root';
 
 let cached: string | undefined;
 
@@ -7,8 +8,7 @@ let cached: string | undefined;
 export function version(): string {
   if (cached === undefined) {
     try {
-      // dist/core/version.js (and lib/core/version.ts under the tests): two levels below the package.
-      cached = (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+      cached = (JSON.parse(readFileSync(join(packageRoot(__dirname, 'core'), 'package.json'), 'utf8')) as { version: string }).version;
     } catch {
       cached = 'unknown';
     }

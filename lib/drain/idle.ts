@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 
 /** An HTTP/1 connection as the idle queue sees it. */

@@ -1,15 +1,14 @@
 import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
 import type { Http2Session, ServerHttp2Stream } from 'node:http2';
-import * as https from 'node:https';
 import * as net from 'node:net';
-import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
-import * as tls from 'node:tls';
+import type * as tls from 'node:tls';
 import { DrainCounter } from './counter';
 import { IdleQueue, markIdle, type IdleConnection } from './idle';
 import { observeWhileListened } from './listeners';
 import { OpenList } from './open-list';
+import { isHttpsServer, isTlsServer } from './tls-servers';
 import { invalidType, invalidValue } from '../core';
 
 /** Default `timeout` of {@link ServerDrainer.drain}: what is left after 30 s is destroyed. */
@@ -202,11 +201,11 @@ function swallow(): void {
 }
 
 function kindOf(server: net.Server): Kind {
-  if (server instanceof http.Server || server instanceof https.Server) return 'http1';
+  if (server instanceof http.Server) return 'http1';
   // Http2Server and Http2SecureServer are not exported; updateSettings() is
   // their public method and no other server has it.
   if (typeof (server as { updateSettings?: unknown }).updateSettings === 'function') return 'http2';
-  return 'net';
+  return isHttpsServer(server) ? 'http1' : 'net';
 }
 
 function checkTimeout(name: string, value: unknown, allowInfinity: boolean): number {
@@ -354,7 +353,7 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
     // An HTTP/2 server shows an HTTP/1 connection (allowHTTP1) only at its first request.
     this.#seesEveryConnection = this.#kind === 'http1' && !server.listening;
 
-    const secure = server instanceof tls.Server;
+    const secure = isTlsServer(server);
     server.on('connection', (socket: Duplex) => this.#onConnection(socket, !secure));
     if (secure) server.on('secureConnection', (socket: tls.TLSSocket) => this.#onSecureConnection(socket));
     server.on('listening', () => {

@@ -5,7 +5,7 @@ import { parseListenArgs } from '../protocol';
 import { DEFAULT_DRAIN_TIMEOUT, ServerDrainer, type DrainResult } from '../drain';
 import { HandoverError, invalidType, invalidValue, type Logger, resolveLogger } from '../core';
 import { onProcessSignals, type SignalRoute } from './process-signals';
-import { Upgrader } from '../upgrade';
+import { Upgrader, type UpgraderOptions } from '../upgrade';
 
 /** Signals that start an upgrade (tableflip, endless and nginx use these). */
 export const DEFAULT_UPGRADE_SIGNALS: readonly NodeJS.Signals[] = Object.freeze(['SIGHUP', 'SIGUSR2']);
@@ -36,6 +36,8 @@ export interface GracefulServerOptions {
   drainRamp?: number;
   /** ms for the new generation to become ready. Default 60 000. */
   upgradeTimeout?: number;
+  /** The next generation's module compile cache: a directory, or false for none ({@link UpgraderOptions.compileCache}). */
+  compileCache?: string | false;
   /** On shutdown, keep serving this many ms first so load balancers notice (default 0). */
   shutdownDelay?: number;
   /** Say ready() once every GracefulServer of the process has listened (default true). */
@@ -124,7 +126,7 @@ export class GracefulServer extends EventEmitter {
     this.server = server;
     const logger = resolveLogger('options.logger', options.logger);
     this.#logger = logger;
-    this.upgrader = Upgrader.shared({ upgradeTimeout: options.upgradeTimeout, pidFile: options.pidFile, logger: options.logger });
+    this.upgrader = Upgrader.shared({ upgradeTimeout: options.upgradeTimeout, pidFile: options.pidFile, logger: options.logger, compileCache: options.compileCache });
     this.#drainer = new ServerDrainer(server, {
       onUpgraded: options.onUpgradedConnection,
       onConnectionDrain: options.onConnectionDrain,

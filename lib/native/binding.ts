@@ -1,5 +1,5 @@
-import { join } from 'node:path';
-import { HandoverError } from '../core';
+import { HandoverError, packageRoot } from '../core';
+import { knownAddonPath } from './addon-path';
 
 /** What the addon's inspectFd returns. */
 export interface NativeFdInfo {
@@ -88,19 +88,27 @@ export interface NativeBinding {
 
 function load(): NativeBinding | null {
   if (process.platform === 'win32') return null;
-  // Prebuilds first, then build/ (node-gyp-build's order).
+  // build/ first, then prebuilds/ (node-gyp-build's order).
+  const root = packageRoot(__dirname, 'native');
+  const known = knownAddonPath(root);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  if (known !== undefined) return require(known) as NativeBinding;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeBinding;
-  return nodeGypBuild(join(__dirname, '..', '..'));
+  return nodeGypBuild(root);
 }
 
-const binding = load();
+// Loaded on the first call, once: finding and opening the addon costs a
+// millisecond or more of every start, and `require('handover')` alone (the
+// CLI's --help, an app that constructs its server later) needs none of it.
+let binding: NativeBinding | null | undefined;
 
 /**
  * The addon, or ERR_NOT_SUPPORTED on a platform without one (Windows), so that
  * `require('handover')` always loads and only calls fail.
  */
 export function native(what: string): NativeBinding {
+  if (binding === undefined) binding = load();
   if (binding === null) {
     throw new HandoverError('ERR_NOT_SUPPORTED', `${what} is not supported on ${process.platform}: handover needs a POSIX system (Linux or macOS)`);
   }

@@ -48,7 +48,11 @@ function environment(env: ForkExecAttributes['env'], listenPid: boolean): string
   if (env === undefined || (typeof env === 'object' && env !== null && !Array.isArray(env))) {
     const source = env ?? process.env;
     entries = [];
-    for (const [key, value] of Object.entries(source)) {
+    // Keys, then one read each: every access to process.env is a call into
+    // C++, and Object.entries makes two per variable (about 0.1 ms of each
+    // spawn with 35 variables; bench/spawn.js --reference).
+    for (const key of Object.keys(source)) {
+      const value = source[key];
       if (value === undefined) continue;
       if (typeof value !== 'string') invalidType(`attr.env.${key}`, 'of type string', value);
       checkString(`attr.env.${key}`, key);

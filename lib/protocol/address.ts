@@ -1,4 +1,4 @@
-import { lookup } from 'node:dns/promises';
+import type * as Dns from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { invalidType, invalidValue } from '../core';
@@ -197,7 +197,9 @@ export async function resolveHost(host: string | undefined, ipv6Available: boole
   const literal = isIP(host);
   if (literal === 4) return { family: 'IPv4', address: host };
   if (literal === 6) return { family: 'IPv6', address: normalizeV6(host) };
-  const { address, family } = await lookup(host);
+  // node:dns is loaded for a host name only: most servers listen on a port or an IP.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { address, family } = await (require('node:dns/promises') as typeof Dns).lookup(host);
   return family === 6 ? { family: 'IPv6', address: normalizeV6(address) } : { family: 'IPv4', address };
 }
 

@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fstatSync, fsyncSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { HandoverError, unlinkQuietly } from '../core';
+import { HandoverError, randomHex, unlinkQuietly } from '../core';
 
 // Pid files often live in directories other users can write (/tmp, an app
 // user's own directory) while the writer is root. Nothing here follows a
@@ -81,7 +80,7 @@ function checkDirectory(path: string): void {
 
 function createTemp(path: string): { fd: number; tmp: string } {
   for (let attempt = 1; ; attempt++) {
-    const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(8).toString('hex')}.tmp`);
+    const tmp = join(dirname(path), `.${basename(path)}.${randomHex(8)}.tmp`);
     try {
       return { fd: openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644), tmp };
     } catch (err) {

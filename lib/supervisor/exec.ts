@@ -137,7 +137,7 @@ export function startGeneration(
     const path = resolveCommand(o.command, o.cwd, (o.env ?? process.env).PATH);
     return forkExecWithFds(path, [o.command, ...o.args], {
       cwd: o.cwd,
-      env: generationEnv(o.env ?? process.env, listeners.map((l) => l.name), notifySocket, worker),
+      env: { ...generationEnv(o.env ?? process.env, listeners.map((l) => l.name), notifySocket, worker), ...(o.compileCache !== undefined && { NODE_COMPILE_CACHE: o.compileCache }) },
       files: [...stdio, ...listeners.map((l) => l.fd)],
       listenPid: listeners.length > 0,
       setpgid: true,

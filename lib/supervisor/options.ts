@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
-import { parseAddress, type ListenSpec, type PacketSpec } from '../protocol';
+import { checkCompileCache, compileCacheFor, parseAddress, type ListenSpec, type PacketSpec } from '../protocol';
 import { DEFAULT_DRAIN_TIMEOUT } from '../drain';
 import { invalidType, invalidValue } from '../core';
 import { makeLog, type Log, type LogFormat } from './log';
@@ -123,6 +123,13 @@ export interface SupervisorOptions {
    * Without it, upgradeSelf() is ERR_NOT_SUPPORTED.
    */
   reexec?: { file: string; args: string[] };
+  /**
+   * The generations' module compile cache (Node >= 22.1, NODE_COMPILE_CACHE): a
+   * directory, or false for none. Default: a directory of this app's own under
+   * the temporary directory, unless `env` already sets NODE_COMPILE_CACHE or
+   * NODE_DISABLE_COMPILE_CACHE (docs/supervisor.md).
+   */
+  compileCache?: string | false;
 }
 
 /** SupervisorOptions with defaults applied. */
@@ -157,12 +164,15 @@ export interface ResolvedOptions {
   shutdownDelay: number;
   fdStore: 'auto' | 'yes' | 'no';
   reexec: { file: string; args: string[] } | undefined;
+  /** NODE_COMPILE_CACHE for every generation, or undefined to leave their environment as it is. */
+  compileCache: string | undefined;
 }
 
 const KNOWN = new Set([
   'command', 'args', 'listen', 'inherit', 'pidFile', 'readyTimeout', 'drainTimeout', 'probation', 'restartBackoff',
   'restartBackoffMax', 'restart', 'ready', 'cwd', 'env', 'stdio', 'signals', 'subreaper', 'reap', 'log',
   'workers', 'reloadParallel', 'maxMemory', 'maxLifetime', 'logFormat', 'control', 'metrics', 'health', 'shutdownDelay', 'fdStore', 'reexec',
+  'compileCache',
 ]);
 
 /** Most workers a supervisor runs. */
@@ -281,6 +291,7 @@ export function resolveOptions(options: SupervisorOptions): ResolvedOptions {
     shutdownDelay: ms('shutdownDelay', options.shutdownDelay, 0, true),
     fdStore: oneOf('fdStore', options.fdStore, ['auto', 'yes', 'no'] as const, 'auto'),
     reexec: reexecCommand(options.reexec),
+    compileCache: compileCacheFor(checkCompileCache('options.compileCache', options.compileCache), options.env ?? process.env, [cwd, options.command, ...args]),
   };
 }
 

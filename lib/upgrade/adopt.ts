@@ -1,4 +1,4 @@
-import * as dgram from 'node:dgram';
+import type * as dgram from 'node:dgram';
 import type * as net from 'node:net';
 import { closeQuietly } from '../core';
 import { dupCloexec } from '../native';
@@ -26,7 +26,9 @@ export function listenOnFd(server: net.Server, fd: number): Promise<void> {
 /** A dgram.Socket bound on its own close-on-exec duplicate of the bound UDP socket `fd`. */
 export function bindOnFd(type: 'udp4' | 'udp6', fd: number): Promise<dgram.Socket> {
   const own = dupCloexec(fd);
-  const socket = dgram.createSocket(type);
+  // node:dgram is loaded for UDP only.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const socket = (require('node:dgram') as typeof dgram).createSocket(type);
   return new Promise<dgram.Socket>((resolveBind, rejectBind) => {
     socket.once('error', (err) => {
       closeQuietly(own);

@@ -64,6 +64,9 @@ function logicalCwd(): string {
   const pwd = process.env.PWD;
   if (pwd && isAbsolute(pwd)) {
     try {
+      // One realpath(3) answers the usual case; comparing inodes also
+      // accepts a $PWD through a bind mount of the same directory.
+      if (realpathSync.native(pwd) === physical) return pwd;
       const a = statSync(pwd);
       const b = statSync(physical);
       if (a.dev === b.dev && a.ino === b.ino) return pwd;
@@ -90,7 +93,7 @@ export function entryPointWarning(entry: EntryPoint): string | null {
   if (entry.script === null) return 'the process has no main script (node -e or a REPL): an upgrade would start the same code without it';
   let real = entry.script;
   try {
-    real = realpathSync(entry.script);
+    real = realpathSync.native(entry.script);
   } catch {
     return `the main script ${entry.script} does not exist any more`;
   }
@@ -115,7 +118,7 @@ function insideProject(path: string, tmp: string): boolean {
 
 function realpathOrSelf(path: string): string {
   try {
-    return realpathSync(path);
+    return realpathSync.native(path);
   } catch {
     return path;
   }

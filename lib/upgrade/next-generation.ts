@@ -1,6 +1,6 @@
 import { HandoverError } from '../core';
 import { type ExitStatus, forkExecWithFds, waitPid } from '../native';
-import { IgnoredNotifications, type NotifyListener, type NotifyMessage, PrivateNotifyListener, SUPERVISOR_PID_ENV } from '../protocol';
+import { compileCacheFor, type CompileCacheOption, IgnoredNotifications, type NotifyListener, type NotifyMessage, PrivateNotifyListener, SUPERVISOR_PID_ENV } from '../protocol';
 import { nextArgv, type EntryPoint } from './entry-point';
 import { NOTIFY_STEM, PARENT_PID_ENV, UPSTREAM_NOTIFY_ENV } from './readiness';
 
@@ -20,6 +20,8 @@ export interface NextGenerationOptions {
   /** The supervisor this process runs under (passed on as HANDOVER_SUPERVISOR_PID), if any. */
   supervisorPid?: number | null;
   log: (line: string) => void;
+  /** Its module compile cache: NODE_COMPILE_CACHE (see compileCacheFor). */
+  compileCache: CompileCacheOption;
 }
 
 /**
@@ -55,6 +57,7 @@ export class NextGeneration {
       [UPSTREAM_NOTIFY_ENV]: options.upstream,
       [SUPERVISOR_PID_ENV]: options.supervisorPid === null || options.supervisorPid === undefined ? undefined : String(options.supervisorPid),
     };
+    env.NODE_COMPILE_CACHE = compileCacheFor(options.compileCache, process.env, [options.entry.cwd, options.entry.script ?? '']) ?? env.NODE_COMPILE_CACHE;
     try {
       this.pid = forkExecWithFds(options.entry.execPath, nextArgv(options.entry), {
         cwd: options.entry.cwd,

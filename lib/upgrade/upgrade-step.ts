@@ -1,4 +1,4 @@
-import { monotonicUsec, reclaimPidFile, type Upstream } from '../protocol';
+import { type CompileCacheOption, monotonicUsec, reclaimPidFile, type Upstream } from '../protocol';
 import type { EntryPoint } from './entry-point';
 import { NextGeneration } from './next-generation';
 
@@ -12,6 +12,8 @@ export interface UpgradeStep {
   pidFile: string | undefined;
   log: (line: string) => void;
   warn: (message: string) => void;
+  /** The next generation's module compile cache (NODE_COMPILE_CACHE). */
+  compileCache: CompileCacheOption;
   /** The next generation was started (to abort it, say). */
   spawned: (next: NextGeneration) => void;
 }
@@ -28,7 +30,7 @@ export async function upgradeStep(step: UpgradeStep): Promise<number> {
   const started = Date.now();
   step.upstream.send({ RELOADING: 1, MONOTONIC_USEC: monotonicUsec().toString() });
   try {
-    const next = new NextGeneration({ entry: step.entry, files: step.files, upstream: step.upstream.socket, timeout: step.timeout, supervisorPid: step.supervisorPid, log: step.log });
+    const next = new NextGeneration({ entry: step.entry, files: step.files, upstream: step.upstream.socket, timeout: step.timeout, supervisorPid: step.supervisorPid, log: step.log, compileCache: step.compileCache });
     step.spawned(next);
     const pid = await next.ready;
     step.log(`generation ${pid} is ready after ${Date.now() - started} ms`);

@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { HandoverError, invalidType, invalidValue, type Logger, resolveLogger } from '../core';
 import { native } from '../native';
-import { checkFdName, NOTIFY_RETRY_DEADLINE, parseListenArgs, takeInheritedFds, Upstream, writePidFile } from '../protocol';
+import { checkCompileCache, checkFdName, type CompileCacheOption, flushCompileCache, NOTIFY_RETRY_DEADLINE, parseListenArgs, takeInheritedFds, Upstream, writePidFile } from '../protocol';
 import { bindOnFd, listenOnFd } from './adopt';
 import { captureEntryPoint, entryPointWarning, type EntryPoint } from './entry-point';
 import type { NextGeneration } from './next-generation';
@@ -33,6 +33,13 @@ export interface UpgraderOptions {
    * `console`, a pino logger, or false; default: a line on stderr.
    */
   logger?: Logger | false;
+  /**
+   * The next generation's module compile cache (Node >= 22.1, NODE_COMPILE_CACHE):
+   * a directory, or false for none. Default: a directory of this app's own
+   * under the temporary directory, unless the environment already sets
+   * NODE_COMPILE_CACHE or NODE_DISABLE_COMPILE_CACHE (docs/upgrader.md).
+   */
+  compileCache?: string | false;
 }
 
 type State = 'starting' | 'ready' | 'upgrading' | 'upgraded' | 'stopped';
@@ -66,6 +73,7 @@ export class Upgrader extends EventEmitter {
 
   readonly upgradeTimeout: number;
   readonly pidFile: string | undefined;
+  readonly #compileCache: CompileCacheOption;
   /** The previous generation's pid when this process was started by one (alive or not), else null. */
   readonly parentPid: number | null;
   /** The pid of the `handover run` supervisor this generation runs under (HANDOVER_SUPERVISOR_PID), else null. */
@@ -94,6 +102,7 @@ export class Upgrader extends EventEmitter {
     checkOptions(options);
     native('Upgrader');
     this.upgradeTimeout = options.upgradeTimeout ?? DEFAULT_UPGRADE_TIMEOUT;
+    this.#compileCache = options.compileCache;
     this.#log = options.log ?? (() => {});
     this.#logger = resolveLogger('options.logger', options.logger);
     this.#entry = captureEntryPoint();
@@ -104,11 +113,8 @@ export class Upgrader extends EventEmitter {
     this.parentPid = parentage.parentPid;
     this.supervisorPid = parentage.supervisorPid;
     this.#notifySocket = parentage.notifySocket;
-    this.#upstream = new Upstream(
-      parentage.upstream,
-      (err, socket) => this.#warn(`could not notify systemd at ${socket}: ${err.message}`),
-      (socket) => this.#log(`${socket} is full: retrying for up to ${NOTIFY_RETRY_DEADLINE / 1000} s`),
-    );
+    const full = (socket: string) => this.#log(`${socket} is full: retrying for up to ${NOTIFY_RETRY_DEADLINE / 1000} s`);
+    this.#upstream = new Upstream(parentage.upstream, (err, socket) => this.#warn(`could not notify systemd at ${socket}: ${err.message}`), full);
     if (parentage.ignored !== undefined) {
       process.nextTick(() => this.#warn(`ignoring ${PARENT_PID_ENV}=${parentage.ignored}: it did not come with that generation's NOTIFY_SOCKET`));
     }
@@ -240,6 +246,8 @@ export class Upgrader extends EventEmitter {
     this.#state = 'ready';
     await announceReady({ parentPid: this.parentPid, notifySocket: this.#notifySocket }, this.#parent?.alive ?? false, this.#upstream, this.#log);
     this.emit('ready');
+    // Off the path to ready: for the next generation, which starts while this one serves.
+    setImmediate(flushCompileCache).unref();
   }
 
   /**
@@ -287,7 +295,7 @@ export class Upgrader extends EventEmitter {
     };
     try {
       const files = this.#fds.passed;
-      return await upgradeStep({ entry: { ...this.#entry }, files, timeout: this.upgradeTimeout, supervisorPid: this.supervisorPid, upstream: this.#upstream, pidFile: this.pidFile, log: this.#log, warn: (m) => this.#warn(m), spawned });
+      return await upgradeStep({ entry: { ...this.#entry }, files, timeout: this.upgradeTimeout, supervisorPid: this.supervisorPid, upstream: this.#upstream, pidFile: this.pidFile, log: this.#log, warn: (m) => this.#warn(m), spawned, compileCache: this.#compileCache });
     } finally {
       this.#next = undefined;
     }
@@ -366,6 +374,7 @@ function checkOptions(options: UpgraderOptions): void {
   }
   if (options.log !== undefined && typeof options.log !== 'function') invalidType('options.log', 'a function', options.log);
   resolveLogger('options.logger', options.logger);
+  checkCompileCache('options.compileCache', options.compileCache);
 }
 
 // Why upgrade() cannot start now, or undefined when it can.

@@ -4,7 +4,7 @@
 // The install is a copy of this package in a temporary directory, so that
 // the test can "upgrade" it (a new version in its package.json) or break it.
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { checkState, STATE_SCHEMA } from '../../lib/supervisor/image-state';
@@ -102,7 +102,9 @@ describe('handover upgrade-self', () => {
     await run.log(/generation 2 \(worker 1, pid [0-9]+\) is ready/);
     await run.log(/generation 1 \(worker 0, pid [0-9]+\) is ready/);
     const before = await status(pidFile);
-    writeFileSync(join(dir, 'dist', 'supervisor', 'image-state.js'), 'throw new Error("a broken install");\n');
+    // The supervisor layer as Node finds it (its bundle, dist/supervisor.js, else dist/supervisor/index.js).
+    const layer = existsSync(join(dir, 'dist', 'supervisor.js')) ? join(dir, 'dist', 'supervisor.js') : join(dir, 'dist', 'supervisor', 'index.js');
+    writeFileSync(layer, 'throw new Error("a broken install");\n');
     const failed = await handover(['upgrade-self', '--pid-file', pidFile]);
     expect(failed.code).toBe(1);
     expect(failed.stderr).toMatch(/^handover: upgrade-self failed: the new image failed its pre-flight \(.*\): exit code 1: .*a broken install.*; this supervisor goes on unchanged\n$/s);

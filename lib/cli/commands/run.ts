@@ -251,6 +251,20 @@ export const RUN_OPTIONS: readonly OptionSpec<RunOptions>[] = [
     },
   },
   {
+    name: '--compile-cache',
+    value: 'DIR',
+    help: [
+      "The generations' module compile cache (Node >= 22.1):",
+      'NODE_COMPILE_CACHE=DIR; off for none. By default a',
+      "directory of the app's own in the temporary directory,",
+      'unless NODE_COMPILE_CACHE is set already.',
+    ],
+    apply(o, value, name) {
+      if (value === '') throw new UsageError(`${name} needs a directory, or off`);
+      o.compileCache = value === 'off' ? false : value;
+    },
+  },
+  {
     name: '--no-inherit',
     help: [
       'Ignore LISTEN_FDS passed to handover itself (by default',
