@@ -28,12 +28,15 @@ export class SlowRelay {
     for (const run of this.#runs) run.catch(() => {});
   }
 
-  /** Pins two connections to the generation `pid` serving on `port` and starts relaying. */
-  static async start(port: number, pid: number, ms: number): Promise<SlowRelay> {
+  /**
+   * Pins two connections to the generation `pid` serving on `port` and
+   * starts relaying; `servedBy` reads the pid off a reply (default: the body).
+   */
+  static async start(port: number, pid: number, ms: number, servedBy = (reply: ParsedResponse): string => reply.body): Promise<SlowRelay> {
     const connections = [await RawHttpConnection.open(port), await RawHttpConnection.open(port)];
     for (const connection of connections) {
       const first = await connection.request('/');
-      expect(first.body, 'pinned to the wrong generation').toContain(String(pid));
+      expect(servedBy(first), 'pinned to the wrong generation').toContain(String(pid));
       expect(first.headers.connection).toBe('keep-alive');
     }
     return new SlowRelay(connections, ms);
