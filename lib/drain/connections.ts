@@ -33,11 +33,8 @@ function swallow(emitter: (Duplex | Http2Session | ServerHttp2Stream) & { [kSwal
   emitter.on('error', () => {});
 }
 
-/**
- * Adds `listener` first to `event`, but only while the application listens
- * too: an 'upgrade' or 'connect' listener alone would make Node hand the
- * socket over instead of answering the request.
- */
+// `listener` first on `event`, only while the application listens too: an
+// 'upgrade' or 'connect' listener alone makes Node hand the socket over.
 function observeWhileListened(emitter: net.Server, event: string, listener: (req: http.IncomingMessage, socket: Duplex) => void): void {
   const mine = (): boolean => emitter.rawListeners(event).includes(listener);
   emitter.on('newListener', (name, added) => name === event && added !== listener && !mine() && emitter.prependListener(event, listener));
@@ -58,12 +55,10 @@ function subscribe(name: 'request.start' | 'response.finish'): void {
 }
 
 /**
- * What is open on one server, found one way whether the server listened
- * before or not: a connection is listed when it opens ('connection', then
- * 'secureConnection' for TLS) or when it first shows itself (a request, a
- * stream, an upgrade). Before a drain a connection costs an array slot and an
- * HTTP/1 request one property; from the drain on, each is counted in `open`
- * until it closes, and what opens meanwhile is drained at once.
+ * What is open on one server, found one way whether it listened before or
+ * not: a connection is listed when it opens ('connection', 'secureConnection')
+ * or first shows itself (a request, a stream, an upgrade). From the drain on,
+ * each is counted in `open` until it closes; what opens then is drained at once.
  */
 export class Connections {
   /** During the drain: one per connection still open. */
@@ -80,9 +75,7 @@ export class Connections {
   #drain: { http1: Http1Drain | undefined; hooks: Hooks } | undefined;
 
   /** Whether `server` has its Connections already (one drainer per server). */
-  static tracks(server: net.Server): boolean {
-    return (server as Tracked)[kConnections] !== undefined;
-  }
+  static tracks = (server: net.Server): boolean => (server as Tracked)[kConnections] !== undefined;
 
   constructor(server: net.Server, kind: Kind) {
     (server as Tracked)[kConnections] = this;
@@ -127,9 +120,7 @@ export class Connections {
   }
 
   /** Applies the drain rule to these HTTP/1 connections (see Http1Drain). */
-  release(sockets: Duplex[]): void {
-    for (const socket of sockets) this.#drain?.http1?.release(socket);
-  }
+  release = (sockets: Duplex[]): void => sockets.forEach((socket) => this.#drain?.http1?.release(socket));
 
   /** Destroys everything still open; returns how many counted connections that was. */
   hammer(): number {
@@ -139,12 +130,8 @@ export class Connections {
       swallow(socket);
       socket.destroy();
     }
-    try {
-      // Connections accepted before the drainer existed and silent since: Node's HTTP server knows them.
-      (this.#server as { closeAllConnections?: () => void }).closeAllConnections?.();
-    } catch {
-      // Never listened: nothing to close.
-    }
+    // Connections accepted before the drainer existed and silent since: Node's HTTP server knows them.
+    (this.#server as { closeAllConnections?: () => void }).closeAllConnections?.();
     return destroyed;
   }
 
@@ -159,9 +146,7 @@ export class Connections {
   }
 
   /** @internal From diagnostics_channel: `response` on `socket` has finished. */
-  finished(socket: Http1Socket, response: http.ServerResponse): void {
-    this.#drain?.http1?.finished(socket, response);
-  }
+  finished = (socket: Http1Socket, response: http.ServerResponse): void => this.#drain?.http1?.finished(socket, response);
 
   #add(connection: Closable): void {
     connection[kSeen] = this;
@@ -226,13 +211,10 @@ export class Connections {
   }
 
   /**
-   * GOAWAY naming the last stream received; the session ends when its open
-   * streams have. Only once the peer's SETTINGS and its ACK of ours are in,
-   * and a turn of the event loop later: the requests a client sends with its
-   * preface, or right after our SETTINGS, are then taken and answered (a
-   * GOAWAY sent sooner refuses them, and clients that do not retry fail).
-   * A stream started while the GOAWAY is on the wire is refused (RFC 9113
-   * §6.8: not processed, safe to retry): Node has no two-step GOAWAY.
+   * GOAWAY naming the last stream received (open streams finish), once the
+   * peer's SETTINGS and its ACK of ours are in and a turn of the loop later:
+   * the requests sent with its preface or right after our SETTINGS are then
+   * taken (sooner, they are refused, and clients that do not retry fail).
    */
   #goAway(session: Session): void {
     swallow(session);

@@ -13,9 +13,8 @@ type Emit = (this: net.Server, event: string | symbol, ...args: unknown[]) => bo
 export type Http1Socket = Duplex & { [kQueued]?: WeakRef<Response>; [kLeft]?: true; [kReleased]?: Released; _httpMessage?: Response | null };
 interface Released {
   readonly socket: Http1Socket;
-  /** The last response handed to the application, until it has finished. */
+  /** The last response handed to the application, until it has finished; the requests received since. */
   current: Response | undefined;
-  /** Requests received since, held back until `current` has finished. */
   readonly held: [event: string, req: http.IncomingMessage, res: Response][];
   pumping: boolean;
   idle?: NodeJS.Timeout;
@@ -26,14 +25,10 @@ const inFlight = (res: Response | undefined): res is Response => res !== undefin
 const bytesRead = (socket: Duplex): number => (socket as { bytesRead?: number }).bytesRead ?? -1;
 const isConnection = (name: unknown): boolean => typeof name === 'string' && name.toLowerCase() === 'connection';
 
-/**
- * The response to the latest request on `socket`, while in flight: one
- * queued behind the current one, else the one Node is sending — its server
- * sets `socket._httpMessage` when a response gets the socket and clears it
- * once it has finished (its own error handling reads it). Read only when
- * needed, it costs a request nothing; a record per request measured 1–3%
- * of a hello-world server's throughput, or 2 KB per idle connection.
- */
+// The response to the latest request while in flight: one queued behind the
+// current one, else the one Node sends (its server sets `_httpMessage` when a
+// response gets the socket, clears it when done). A record per request cost
+// 1–3% of a hello-world server's throughput, or 2 KB per idle connection.
 function latest(socket: Http1Socket): Response | undefined {
   const queued = socket[kQueued]?.deref();
   return inFlight(queued) ? queued : (socket._httpMessage ?? undefined);
@@ -58,16 +53,13 @@ function withoutConnection(args: unknown[]): unknown[] {
 }
 
 /**
- * The drain rule for the HTTP/1 connections it applies to ("released").
- * Node hands each request to the application as soon as it has parsed it,
- * and a response's head is fixed once written, maybe before Node has parsed
- * the request pipelined behind it. So a released connection gets one
- * request at a time: 'request', 'checkContinue' and 'checkExpectation' are
- * held (the server's `emit` is wrapped) until the response before has
- * finished, and at least until the current read is parsed; a head written
- * while no request is held behind it gets `Connection: close`, over the
- * application's own. A connection with nothing in flight is closed (FIN
- * after what is buffered) once nothing has arrived on it for `idleBound` ms.
+ * The drain rule for the HTTP/1 connections it applies to ("released"; see
+ * docs/graceful-server.md): one request at a time ('request', 'checkContinue',
+ * 'checkExpectation' are held, the server's `emit` wrapped, until the answer
+ * before has finished and the current read is parsed, since a head is fixed
+ * before Node parses the request pipelined behind it); `Connection: close` on
+ * a head written while nothing is held, over the application's own; an idle
+ * connection closed (FIN) once nothing arrived on it for `idleBound` ms.
  */
 export class Http1Drain {
   readonly #server: net.Server;

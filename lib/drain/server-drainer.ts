@@ -16,12 +16,7 @@ const RAMP_STEPS = 16;
 
 /** Options of {@link ServerDrainer}. */
 export interface ServerDrainerOptions {
-  /**
-   * Ms a draining HTTP/1 connection may stay idle before it is closed.
-   * Default: when this Node would close it by itself (`keepAliveTimeout`
-   * plus Node's buffer), or {@link DEFAULT_DRAIN_IDLE_TIMEOUT}. Less brings
-   * back the race the drain avoids: a client sending as it is closed.
-   */
+  /** Ms a draining HTTP/1 connection may stay idle before it is closed. Default: as long as Node would keep it (`keepAliveTimeout` + its buffer), or {@link DEFAULT_DRAIN_IDLE_TIMEOUT}. Less brings back the race the drain avoids. */
   idleTimeout?: number;
   /** Called once per upgraded socket (WebSocket, CONNECT) when the drain starts or the socket upgrades during it: say goodbye, end it. Same as `'upgraded-connection'`. */
   onUpgraded?: (socket: net.Socket, req: http.IncomingMessage) => void;
@@ -33,12 +28,7 @@ export interface ServerDrainerOptions {
 export interface DrainOptions {
   /** Ms after which every connection still open is destroyed (the "hammer"). Default {@link DEFAULT_DRAIN_TIMEOUT}; `Infinity` never hammers. */
   timeout?: number;
-  /**
-   * Ms over which the HTTP/1 connections open at the start are released, in
-   * up to 16 equal batches; until its turn a connection is served as before
-   * (keep-alive). Meanwhile the listener stays open (see `acceptDuringRamp`);
-   * what is accepted then is drained at once. Default 0: all at once.
-   */
+  /** Ms over which the HTTP/1 connections open at the start are released, in up to 16 batches (until then: keep-alive, as before); meanwhile the listener stays open and what it accepts is drained at once. Default 0. */
   ramp?: number;
   /** false: close the listener at once even with a `ramp` (a drain without a successor). Default true. */
   acceptDuringRamp?: boolean;
@@ -48,11 +38,10 @@ export interface DrainOptions {
 export interface DrainResult {
   /** From the call of `drain()` to its end, in whole milliseconds. */
   durationMs: number;
-  /** Connections destroyed at the timeout or by {@link ServerDrainer.hammer} (0 when all ended by themselves). */
+  /** Connections destroyed at the timeout or by {@link ServerDrainer.hammer}. */
   hammered: number;
-  /** Connections open when the drain started. */
   connectionsAtStart: number;
-  /** Requests (HTTP/1 requests and HTTP/2 streams) in flight when the drain started. */
+  /** HTTP/1 requests and HTTP/2 streams in flight when the drain started. */
   requestsAtStart: number;
 }
 
@@ -72,17 +61,12 @@ export interface DrainingInfo {
   requests: number;
 }
 
-/** The events of {@link ServerDrainer} and their arguments. */
+/** The events of {@link ServerDrainer}: `draining` (with a `ramp`, the listener closes when it ends), `drained` (also after a hammer), `hammer`, and the hooks' events. */
 export type ServerDrainerEvents = {
-  /** The drain started (with a `ramp`, the listener closes when it ends). */
   draining: [info: DrainingInfo];
-  /** The drain ended (also after a hammer). */
   drained: [result: DrainResult];
-  /** The timeout passed (or {@link ServerDrainer.hammer}): `destroyed` connections were destroyed. */
   hammer: [info: { destroyed: number }];
-  /** See {@link ServerDrainerOptions.onUpgraded}. */
   'upgraded-connection': [socket: net.Socket, req: http.IncomingMessage];
-  /** See {@link ServerDrainerOptions.onConnectionDrain}. */
   'connection-drain': [socket: net.Socket];
 };
 
@@ -116,15 +100,14 @@ function checkMs(name: string, value: unknown, allowInfinity: boolean): number {
 export let counterSurplus: (drainer: ServerDrainer) => number;
 
 /**
- * Drains a server whose listening socket now belongs to its next generation
- * so that no client sees an error: stops accepting, answers every request
- * already received (`Connection: close` on the last), closes a connection
- * only when its client cannot be sending, sends HTTP/2 GOAWAY once the
- * peer's first requests are in, calls hooks for upgraded sockets and plain
- * connections, destroys what is left after a timeout. For `http`, `https`,
- * `http2` and plain `net`/`tls` servers, made before or after `listen()` (a
- * connection accepted before is found at its next request or stream). The
- * rules, their reasons and their cost: docs/graceful-server.md.
+ * Drains a server whose listening socket now belongs to its next generation,
+ * with no client-visible error: stops accepting, answers every request
+ * received (`Connection: close` on the last), closes a connection only when
+ * its client cannot be sending, sends HTTP/2 GOAWAY once the peer's first
+ * requests are in, calls hooks for upgraded sockets and plain connections,
+ * destroys what is left after a timeout. For http, https, http2, net and tls
+ * servers, made before or after `listen()`. Rules, reasons, cost:
+ * docs/graceful-server.md.
  */
 export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
   static {
@@ -168,11 +151,10 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
   }
 
   /**
-   * Stops accepting, and nothing else: `net.Server.prototype.close` on the
-   * listening handle (the HTTP servers' `close()` also closes idle keep-alive
-   * connections, resetting clients sending on them). The socket lives on in
-   * the next generation; libuv unlinks a Unix socket path only if this
-   * process bound it. Idempotent; a server listening again is closed again.
+   * Stops accepting, nothing else: `net.Server.prototype.close` on the handle
+   * (the HTTP servers' `close()` also closes idle keep-alive connections,
+   * resetting clients sending on them). The socket lives on in the next
+   * generation. Idempotent; a server listening again is closed again.
    */
   stopAccepting(): void {
     if (this.#stopped) return;
