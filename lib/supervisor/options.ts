@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { parseAddress, type ListenSpec, type PacketSpec } from '../protocol';
-import { DEFAULT_DRAIN_TIMEOUT } from '../drain';
+import { DEFAULT_DRAIN_RAMP, DEFAULT_DRAIN_TIMEOUT } from '../drain';
 import { invalidType, invalidValue } from '../core';
 
 /** How long a generation has to say READY=1 (as GracefulServer's upgradeTimeout). */
@@ -11,8 +11,8 @@ export const DEFAULT_READY_TIMEOUT = 60_000;
  * GracefulServer's own drain timeout, {@link DEFAULT_DRAIN_TIMEOUT}.
  */
 export const DEFAULT_SUPERVISOR_DRAIN_TIMEOUT = DEFAULT_DRAIN_TIMEOUT;
-/** How long old and new generation serve side by side after a reload (none). */
-export const DEFAULT_PROBATION = 0;
+/** How long old and new generation both accept after a reload: a GracefulServer's default drainRamp, the same overlap. */
+export const DEFAULT_PROBATION = DEFAULT_DRAIN_RAMP;
 /** First delay before restarting a crashed generation; doubles with each crash in a row. */
 export const DEFAULT_RESTART_BACKOFF = 1_000;
 /** Cap of the restart delay; a generation that served this long resets the delay. */
