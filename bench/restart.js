@@ -3,10 +3,12 @@
 // run, under wrk (32 connections) with keep-alive and without:
 //   plain http.Server, no restarts (the baseline)
 //   GracefulServer, no restarts
-//   GracefulServer, 8 upgrades in 15 s
-//   GracefulServer with drainRamp 1500, 8 upgrades in 15 s
-//   supervisor, 8 reloads in 15 s (`handover run` with SIGHUP to the supervisor)
-//   supervisor with --probation 1500 and an app with drainRamp 1500, 8 reloads
+//   GracefulServer as configured by default (DEFAULT_DRAIN_RAMP), 8 upgrades in 15 s
+//   GracefulServer with drainRamp --ramp (0: stop accepting at once), 8 upgrades
+//   supervisor as by default, 8 reloads in 15 s (`handover run` with SIGHUP to
+//   the supervisor; its probation is DEFAULT_PROBATION, the app's drainRamp
+//   the default)
+//   supervisor with --probation --ramp and an app with drainRamp --ramp, 8 reloads
 // Prints errors by kind, requests/s and p99 latency per row, and requests per
 // CPU-second of the server: the CPU time (user + system) of every process
 // that served in the row — each generation says its own as it exits
@@ -20,7 +22,7 @@
 // errors the sum, and "vs baseline" the median of its per-round ratios to the
 // baseline run in the same round.
 // Options: --seconds N (default 15), --upgrades N (default 8), --rounds N
-// (default 3), --ramp MS (default 1500), --rows 1,3 (only these rows, by
+// (default 3), --ramp MS (default 1500; 0 allowed), --rows 1,3 (only these rows, by
 // number, besides the baseline), --passes keep-alive,close (default both),
 // --json, --verbose (the supervisor's log on stderr)
 const { spawn } = require('node:child_process');
@@ -29,6 +31,7 @@ const { join } = require('node:path');
 const { eachOption, intOption, passesOption, usageError } = require('./lib/args');
 const { runWrk } = require('./lib/wrk');
 const { eachJsonLine } = require('./lib/json-lines');
+const { DEFAULT_DRAIN_RAMP, DEFAULT_PROBATION } = require('..');
 
 const usage = usageError(
   'node bench/restart.js [--seconds 15] [--upgrades 8] [--rounds 3] [--ramp 1500] [--rows 1,3] [--passes keep-alive,close] [--json] [--verbose]',
@@ -41,7 +44,7 @@ function parseArgs(argv) {
     if (name === '--seconds') o.seconds = int(name, value(), 2);
     else if (name === '--upgrades') o.upgrades = int(name, value(), 1);
     else if (name === '--rounds') o.rounds = int(name, value(), 1);
-    else if (name === '--ramp') o.ramp = int(name, value(), 1);
+    else if (name === '--ramp') o.ramp = int(name, value(), 0);
     else if (name === '--rows') o.rows = value().split(',').map((r) => int('--rows', r, 1));
     else if (name === '--passes') o.passes = passesOption(usage, value());
     else if (name === '--json') o.json = true;
@@ -189,9 +192,9 @@ async function row({ label, script, upgrades, supervised = false, env, superviso
 const ALL_ROWS = [
   { label: 'plain http.Server, no restarts', script: 'plain.js', upgrades: 0 },
   { label: 'GracefulServer, no restarts', script: 'graceful.js', upgrades: 0 },
-  { label: `GracefulServer, ${UPGRADES} upgrades`, script: 'graceful.js', upgrades: UPGRADES },
+  { label: `GracefulServer (default: drainRamp ${DEFAULT_DRAIN_RAMP}), ${UPGRADES} upgrades`, script: 'graceful.js', upgrades: UPGRADES },
   { label: `GracefulServer drainRamp ${RAMP}, ${UPGRADES} upgrades`, script: 'graceful.js', upgrades: UPGRADES, env: { DRAIN_RAMP: String(RAMP) } },
-  { label: `supervisor, ${UPGRADES} reloads`, script: 'supervised.js', upgrades: UPGRADES, supervised: true },
+  { label: `supervisor (default: probation ${DEFAULT_PROBATION}, drainRamp ${DEFAULT_DRAIN_RAMP}), ${UPGRADES} reloads`, script: 'supervised.js', upgrades: UPGRADES, supervised: true },
   {
     label: `supervisor --probation ${RAMP} + drainRamp ${RAMP}, ${UPGRADES} reloads`,
     script: 'supervised.js',

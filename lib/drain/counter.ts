@@ -6,19 +6,15 @@ interface Waiter {
 }
 
 /**
- * Go's `sync.WaitGroup`, without its two traps: the count never goes
- * negative (a {@link DrainCounter.done | done()} at zero is ignored and
- * counted in {@link DrainCounter.surplus | surplus} instead of panicking, the
- * way endless' hammer made `WaitGroup.Done` panic), and {@link
- * DrainCounter.track | track()} hands out a release function that works once,
- * so closing one connection twice releases it once.
+ * Go's `sync.WaitGroup` without its two traps: the count never goes
+ * negative (a `done()` at zero is counted in {@link DrainCounter.surplus}
+ * instead of panicking, as endless' hammer made `WaitGroup.Done` panic), and
+ * {@link DrainCounter.track} hands out a release that works once, so closing
+ * a connection twice releases it once.
  *
  * ```ts
  * const inFlight = new DrainCounter();
- * server.on('request', (req, res) => {
- *   const release = inFlight.track();
- *   res.once('finish', release).once('close', release);
- * });
+ * server.on('request', (req, res) => res.once('close', inFlight.track()));
  * const drained = await inFlight.wait(30_000); // false: timed out
  * ```
  */
@@ -27,11 +23,7 @@ export class DrainCounter {
   #surplus = 0;
   #waiters: Waiter[] = [];
 
-  /**
-   * Adds `n` (a positive integer, default 1) to the count. Throws
-   * ERR_INVALID_ARG_TYPE when `n` is not a number and ERR_INVALID_ARG_VALUE
-   * when it is not a positive safe integer.
-   */
+  /** Adds `n` (a positive safe integer, default 1). Throws ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE otherwise. */
   add(n = 1): void {
     if (typeof n !== 'number') invalidType('n', 'of type number', n);
     if (!Number.isSafeInteger(n) || n <= 0) invalidValue('n', 'must be a positive integer', n);
@@ -39,35 +31,35 @@ export class DrainCounter {
     this.#count += n;
   }
 
-  /**
-   * Subtracts 1 from the count; when it reaches 0, every {@link wait} resolves
-   * `true`. At 0 the call is ignored and {@link surplus} grows: it never
-   * throws and the count never goes negative.
-   */
+  /** Subtracts 1; at 0 every {@link wait} resolves `true`. At 0 already, it only counts a {@link surplus}: never throws. */
   done(): void {
     if (this.#count === 0) {
       this.#surplus++;
       return;
     }
-    this.#count--;
-    if (this.#count === 0) this.#wake();
+    if (--this.#count > 0) return;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) {
+      clearTimeout(waiter.timer);
+      waiter.resolve(true);
+    }
   }
 
-  /** The current count: `add`s not yet matched by a `done`. */
+  /** `add`s not yet matched by a `done`. */
   get count(): number {
     return this.#count;
   }
 
-  /** How many `done()` calls arrived at 0 and were ignored (a bug in the caller, never a crash). */
+  /** `done()` calls that came at 0 and were ignored (a bug in the caller, never a crash). */
   get surplus(): number {
     return this.#surplus;
   }
 
   /**
-   * Resolves `true` as soon as the count is 0 (at once when it already is),
-   * or `false` after `timeoutMs` milliseconds (default: no limit). Any number
-   * of callers may wait. The timer is unref'd: waiting alone never keeps the
-   * process alive.
+   * Resolves `true` once the count is 0 (at once if it is), `false` after
+   * `timeoutMs` (default: no limit). The timer is unref'd: waiting alone
+   * never keeps the process alive.
    */
   wait(timeoutMs?: number): Promise<boolean> {
     if (timeoutMs !== undefined) {
@@ -81,22 +73,15 @@ export class DrainCounter {
       if (timeoutMs !== undefined && timeoutMs !== Infinity) {
         // setTimeout caps delays at 2^31-1 ms; longer waits are as good as infinite.
         waiter.timer = setTimeout(() => {
-          const index = this.#waiters.indexOf(waiter);
-          if (index !== -1) this.#waiters.splice(index, 1);
+          this.#waiters = this.#waiters.filter((w) => w !== waiter);
           resolve(false);
-        }, Math.min(timeoutMs, 0x7fffffff));
-        waiter.timer.unref();
+        }, Math.min(timeoutMs, 0x7fffffff)).unref();
       }
       this.#waiters.push(waiter);
     });
   }
 
-  /**
-   * Adds 1 and returns the matching release: calling it the first time does
-   * `done()`, calling it again does nothing. Hand it to every event that may
-   * end the tracked thing (`'finish'` and `'close'`, say) without counting
-   * twice.
-   */
+  /** Adds 1 and returns its release: the first call does `done()`, later ones nothing (hand it to every event that may end the thing). */
   track(): () => void {
     this.add(1);
     let released = false;
@@ -105,14 +90,5 @@ export class DrainCounter {
       released = true;
       this.done();
     };
-  }
-
-  #wake(): void {
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const waiter of waiters) {
-      if (waiter.timer) clearTimeout(waiter.timer);
-      waiter.resolve(true);
-    }
   }
 }

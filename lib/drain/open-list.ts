@@ -1,22 +1,13 @@
-/** Fewest additions between two sweeps of an {@link OpenList}. */
-const MIN_SWEEP = 64;
-
 /**
- * The connections a drainer has seen before its drain starts, kept without a
- * `'close'` listener or a Set entry per connection: measured with
- * `npm run bench:overhead` (a connection per request), those two cost a
- * hello-world server about 5% of its throughput, an array append nothing
- * measurable.
- *
- * Closed items are dropped in sweeps instead of when they close. A sweep
- * runs once the array has grown to twice the open items found by the
- * previous sweep, and to at least {@link MIN_SWEEP}: the work per addition
- * is O(1) amortised, and the array never grows past twice the items open at
- * its last sweep, or 64 when that is more.
+ * Items (connections) kept without a `'close'` listener or a Set entry each
+ * — measured with `npm run bench:overhead` (a connection per request), those
+ * two cost a hello-world server about 5% of its throughput, an array append
+ * nothing measurable. Closed items are dropped in sweeps, run once the array
+ * has doubled since the last one (and holds at least 64): O(1) amortised.
  */
 export class OpenList<T> {
   #items: T[] = [];
-  #sweepAt = MIN_SWEEP;
+  #sweepAt = 64;
   readonly #isOpen: (item: T) => boolean;
 
   /** `isOpen(item)` false: the item is closed for good, and dropped at the next sweep. */
@@ -25,24 +16,13 @@ export class OpenList<T> {
   }
 
   add(item: T): void {
-    this.#items.push(item);
-    if (this.#items.length >= this.#sweepAt) this.#sweep();
+    if (this.#items.push(item) >= this.#sweepAt) this.open();
   }
 
-  /** The open items, in the order they were added (duplicates stay). */
+  /** The open items, in the order they were added. */
   open(): T[] {
-    this.#sweep();
-    return this.#items.slice();
-  }
-
-  /** Forgets every item. */
-  clear(): void {
-    this.#items = [];
-    this.#sweepAt = MIN_SWEEP;
-  }
-
-  #sweep(): void {
     this.#items = this.#items.filter(this.#isOpen);
-    this.#sweepAt = Math.max(MIN_SWEEP, 2 * this.#items.length);
+    this.#sweepAt = Math.max(64, 2 * this.#items.length);
+    return this.#items.slice();
   }
 }

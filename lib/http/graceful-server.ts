@@ -2,15 +2,13 @@ import { EventEmitter } from 'node:events';
 import { unlinkSync } from 'node:fs';
 import type * as net from 'node:net';
 import { parseListenArgs } from '../protocol';
-import { DEFAULT_DRAIN_TIMEOUT, ServerDrainer, type DrainResult } from '../drain';
+import { DEFAULT_DRAIN_RAMP, DEFAULT_DRAIN_TIMEOUT, ServerDrainer, type DrainResult } from '../drain';
 import { HandoverError, invalidType, invalidValue, type Logger, resolveLogger } from '../core';
 import { onProcessSignals, type SignalRoute } from './process-signals';
 import { Upgrader, type UpgraderOptions } from '../upgrade';
 
 /** Signals that start an upgrade (tableflip, endless and nginx use these). */
 export const DEFAULT_UPGRADE_SIGNALS: readonly NodeJS.Signals[] = Object.freeze(['SIGHUP', 'SIGUSR2']);
-/** Default `drainRamp` of {@link GracefulServer}: no overlap, the new generation takes over at once. */
-export const DEFAULT_DRAIN_RAMP = 0;
 /** Signals that drain and exit without a successor. */
 export const DEFAULT_SHUTDOWN_SIGNALS: readonly NodeJS.Signals[] = Object.freeze(['SIGTERM', 'SIGINT']);
 
@@ -28,12 +26,19 @@ export interface GracefulServerOptions {
    * After an upgrade, ms during which both generations serve: the old one
    * goes on accepting and releases its keep-alive connections in batches
    * (ServerDrainer's `ramp`), so the new generation takes the load over
-   * while its code warms up. Default {@link DEFAULT_DRAIN_RAMP} (0: the new
-   * generation gets every new connection at once). shutdown() stops
+   * while its code warms up. Default {@link DEFAULT_DRAIN_RAMP}; 0: the new
+   * generation gets every new connection at once. shutdown() stops
    * accepting at once and only releases the keep-alive connections over
    * this time (under the supervisor, its next generation takes them).
    */
   drainRamp?: number;
+  /**
+   * ms a draining HTTP/1 connection may stay idle before it is closed
+   * (ServerDrainer's `idleTimeout`). Default: when Node would close it by
+   * itself (`keepAliveTimeout` plus Node's buffer), 5000 ms when
+   * `keepAliveTimeout` is 0. Shorter risks closing under a client's request.
+   */
+  idleTimeout?: number;
   /** ms for the new generation to become ready. Default 60 000. */
   upgradeTimeout?: number;
   /** The next generation's module compile cache: a directory, or false for none ({@link UpgraderOptions.compileCache}). */
@@ -79,8 +84,9 @@ function checkMs(name: string, value: unknown, fallback: number, allowZero = fal
 /**
  * Zero-downtime restarts for one server (http, https, http2 or net): listen()
  * adopts the socket the previous generation handed over; SIGHUP/SIGUSR2 start
- * the next generation (upgrade()); once it is ready this one drains — stops
- * accepting, answers `Connection: close`, sends HTTP/2 GOAWAY, lets in-flight
+ * the next generation (upgrade()); once it is ready this one drains — goes
+ * on accepting for `drainRamp`, answers every request already received
+ * (`Connection: close` on the last), sends HTTP/2 GOAWAY, lets in-flight
  * requests finish, destroys what is left after `drainTimeout` — and exits.
  * SIGTERM/SIGINT drain the same way without a successor (shutdown()).
  * Under the `handover run` supervisor, SIGHUP/SIGUSR2 ask it for a reload
@@ -128,6 +134,7 @@ export class GracefulServer extends EventEmitter {
     this.#logger = logger;
     this.upgrader = Upgrader.shared({ upgradeTimeout: options.upgradeTimeout, pidFile: options.pidFile, logger: options.logger, compileCache: options.compileCache });
     this.#drainer = new ServerDrainer(server, {
+      idleTimeout: options.idleTimeout,
       onUpgraded: options.onUpgradedConnection,
       onConnectionDrain: options.onConnectionDrain,
     });

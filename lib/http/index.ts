@@ -6,5 +6,6 @@
  * May import: core, protocol, drain, upgrade.
  * @module
  */
-export { GracefulServer, DEFAULT_UPGRADE_SIGNALS, DEFAULT_SHUTDOWN_SIGNALS, DEFAULT_DRAIN_RAMP, type GracefulServerOptions } from './graceful-server';
+export { GracefulServer, DEFAULT_UPGRADE_SIGNALS, DEFAULT_SHUTDOWN_SIGNALS, type GracefulServerOptions } from './graceful-server';
+export { DEFAULT_DRAIN_RAMP } from '../drain';
 export { listenAndServe, type ListenAndServeOptions } from './listen-and-serve';

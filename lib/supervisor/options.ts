@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { checkCompileCache, compileCacheFor, parseAddress, type ListenSpec, type PacketSpec } from '../protocol';
-import { DEFAULT_DRAIN_TIMEOUT } from '../drain';
+import { DEFAULT_DRAIN_RAMP, DEFAULT_DRAIN_TIMEOUT } from '../drain';
 import { invalidType, invalidValue } from '../core';
 import { makeLog, type Log, type LogFormat } from './log';
 
@@ -19,8 +19,8 @@ export const DEFAULT_SUPERVISOR_DRAIN_TIMEOUT = DEFAULT_DRAIN_TIMEOUT;
  * times the drain timeout after it was told to stop.
  */
 export const STOPPING_KILL_FACTOR = 4;
-/** How long old and new generation serve side by side after a reload (none). */
-export const DEFAULT_PROBATION = 0;
+/** How long old and new generation both accept after a reload: a GracefulServer's default drainRamp, the same overlap. */
+export const DEFAULT_PROBATION = DEFAULT_DRAIN_RAMP;
 /** First delay before restarting a crashed generation; doubles with each crash in a row. */
 export const DEFAULT_RESTART_BACKOFF = 1_000;
 /** Cap of the restart delay; a generation that served this long resets the delay. */

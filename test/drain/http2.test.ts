@@ -2,9 +2,9 @@ import { once } from 'node:events';
 import * as http2 from 'node:http2';
 import * as https from 'node:https';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ServerDrainer } from '../../lib/drain/server-drainer';
 import { makeCertificate, type TestCertificate } from '../helpers/drain-tls';
 import { listenLocal, listenOnSameSocket } from '../helpers/drain-servers';
+import { ServerDrainer } from '../helpers/drain-surplus';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -154,5 +154,74 @@ describe('ServerDrainer: HTTP/2 over TLS with allowHTTP1', () => {
     await goaway;
     const result = await drained;
     expect(result).toMatchObject({ hammered: 0, connectionsAtStart: 2 });
+  });
+});
+
+describe('ServerDrainer: an HTTP/2 session begun during a ramp (over TLS)', () => {
+  let certificate: TestCertificate;
+  beforeAll(async () => {
+    certificate = await makeCertificate();
+  });
+
+  function secureStreamServer(name: string): http2.Http2SecureServer {
+    const server = http2.createSecureServer(certificate);
+    server.on('stream', (stream) => {
+      stream.respond({ ':status': 200 });
+      stream.end(name);
+    });
+    trackServer(server);
+    return server;
+  }
+
+  const tlsOptions = (): http2.SecureClientSessionOptions => ({ ca: certificate.cert, servername: 'localhost' });
+
+  it('a client that does not retry gets the requests it sent with its preface answered, then GOAWAY', async () => {
+    const a = secureStreamServer('A');
+    const drainer = new ServerDrainer(a);
+    const port = await listenLocal(a);
+    const drained = drainer.drain({ ramp: 2000, timeout: 10_000 });
+    expect(a.listening).toBe(true);
+    const client = connect(`https://127.0.0.1:${port}`, tlsOptions());
+    const goaway = once(client, 'goaway');
+    const first = [get(client, '/'), get(client, '/'), get(client, '/')];
+    expect(await Promise.all(first)).toEqual(Array(3).fill({ status: 200, body: 'A' }));
+    const [code, lastStreamID] = await goaway;
+    expect([code, lastStreamID]).toEqual([http2.constants.NGHTTP2_NO_ERROR, 5]);
+    expect(await drained).toMatchObject({ hammered: 0 });
+  });
+
+  it('a client that retries refused requests on a new session needs no retry for its first flight; later requests are retried and answered', async () => {
+    const a = secureStreamServer('A');
+    const drainer = new ServerDrainer(a);
+    const port = await listenLocal(a);
+    const drained = drainer.drain({ ramp: 2000, timeout: 10_000 });
+    // Only A listens: the first session is A's.
+    let session = connect(`https://127.0.0.1:${port}`, tlsOptions());
+    const first = session;
+    const goaway = once(first, 'goaway');
+    let retries = 0;
+    /** GET on the current session; a request refused by a GOAWAY (or a closed session) is sent again on a new one. */
+    const retrying = async (): Promise<{ status: number; body: string }> => {
+      for (let attempt = 0; attempt < 5; attempt++) {
+        try {
+          return await get(session, '/');
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code !== 'ERR_HTTP2_STREAM_ERROR' && code !== 'ERR_HTTP2_GOAWAY_SESSION' && code !== 'ERR_HTTP2_INVALID_SESSION') throw err;
+          retries++;
+          if (session === first || session.closed || session.destroyed) session = connect(`https://127.0.0.1:${port}`, tlsOptions());
+        }
+      }
+      throw new Error('refused five times');
+    };
+    expect(await Promise.all([retrying(), retrying(), retrying()])).toEqual(Array(3).fill({ status: 200, body: 'A' }));
+    expect(retries).toBe(0);
+    // The successor starts; the first session gets its GOAWAY; later requests go to a new session.
+    const b = secureStreamServer('B');
+    await listenOnSameSocket(b, a);
+    await goaway;
+    const later = await Promise.all([retrying(), retrying(), retrying()]);
+    expect(later.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(await drained).toMatchObject({ hammered: 0 });
   });
 });

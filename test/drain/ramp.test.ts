@@ -5,7 +5,7 @@ import * as http from 'node:http';
 import type * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ServerDrainer } from '../../lib/drain/server-drainer';
+import { ServerDrainer } from '../helpers/drain-surplus';
 import { GracefulServer } from '../../lib/http/graceful-server';
 import { RawHttpConnection, TestResources, listenLocal } from '../helpers/drain-servers';
 

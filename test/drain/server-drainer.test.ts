@@ -4,7 +4,8 @@ import * as https from 'node:https';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_DRAIN_IDLE_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, ServerDrainer, type DrainResult } from '../../lib/drain/server-drainer';
+import { DEFAULT_DRAIN_IDLE_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, type DrainResult } from '../../lib/drain/server-drainer';
+import { ServerDrainer } from '../helpers/drain-surplus';
 import { RawHttpConnection, TestResources, listenLocal } from '../helpers/drain-servers';
 import { makeCertificate, type TestCertificate } from '../helpers/drain-tls';
 

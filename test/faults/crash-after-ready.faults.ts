@@ -83,7 +83,8 @@ it('GracefulServer: the new generation crashes 1 s after ready, the old one alre
     must: 'honest outcome, measured: self-replace has no rollback once READY=1 retired the old generation; who holds the socket after the crash, and what clients see',
   });
   const mode = modeFile();
-  const run = startGraceful({ modeFile: mode.path, crashAfterMs: 1000 });
+  // drainRamp 0: the old generation retires at once (with a ramp it would still accept at the crash).
+  const run = startGraceful({ modeFile: mode.path, crashAfterMs: 1000, options: { drainRamp: 0 } });
   const first = await readyOf(run, null);
   const socket = first.sockets[0] as string;
   const load = new Load(first.port, { requestTimeoutMs: 2000 });
@@ -119,7 +120,8 @@ it('GracefulServer: the new generation crashes 1 s after ready while the old one
     must: 'honest outcome, measured: who holds the socket while the old generation drains on, and what new connections see until it exits',
   });
   const mode = modeFile();
-  const run = startGraceful({ modeFile: mode.path, crashAfterMs: 1000, options: { drainTimeout: 4000 } });
+  // drainRamp 0: the old generation stops accepting as soon as the new one is ready.
+  const run = startGraceful({ modeFile: mode.path, crashAfterMs: 1000, options: { drainTimeout: 4000, drainRamp: 0 } });
   const first = await readyOf(run, null);
   const socket = first.sockets[0] as string;
   const load = new Load(first.port, { requestTimeoutMs: 1500 });

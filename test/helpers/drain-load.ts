@@ -7,7 +7,8 @@
 import type * as http from 'node:http';
 import type * as tls from 'node:tls';
 import { expect } from 'vitest';
-import { ServerDrainer, type DrainResult } from '../../lib/drain/server-drainer';
+import type { DrainResult } from '../../lib/drain/server-drainer';
+import { ServerDrainer } from './drain-surplus';
 import { ERROR_KINDS, LoadClient, type LoadErrorKind, type LoadStats } from './load-client';
 import { closeServer, listenLocal, listenOnSameSocket } from './drain-servers';
 

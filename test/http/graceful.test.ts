@@ -3,6 +3,9 @@
 // step waits on a JSON event a generation printed, a process exit or
 // expect.poll. Requests "in flight" are answered by the fixture only after
 // its drain has started (`drain=1`), so they are in flight by construction.
+// Tests that check that a new connection reaches the new generation right
+// after it is ready run with `drainRamp: 0` (NO_RAMP), the documented way
+// back to "stop accepting at once"; the ramp's own tests are in ramp.test.ts.
 import { once } from 'node:events';
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
@@ -26,6 +29,7 @@ afterAll(() => removeTempDirs());
 
 const ZERO_ERRORS = Object.fromEntries(ERROR_KINDS.map((kind) => [kind, 0])) as Record<LoadErrorKind, number>;
 const IN_FLIGHT = 3;
+const NO_RAMP = { drainRamp: 0 };
 
 async function startFleet(config: AppConfig): Promise<{ fleet: Fleet; ready: AppEvent }> {
   const fleet = new Fleet({ config });
@@ -56,7 +60,7 @@ describe('HTTP/1.1 and HTTPS', () => {
   for (const secure of [false, true]) {
     const kind = secure ? 'https' : 'http';
     it(`${kind}: requests in flight on keep-alive connections complete on the old pid across two upgrades; new requests reach the new pid`, async () => {
-      const { fleet, ready: first } = await startFleet({ kind, tls });
+      const { fleet, ready: first } = await startFleet({ kind, tls, options: NO_RAMP });
       const port = first.port as number;
       let current = first;
       for (const round of [1, 2]) {
@@ -137,7 +141,7 @@ describe('HTTP/2', () => {
   for (const kind of ['http2', 'http2-secure'] as const) {
     it(`${kind}: streams in flight complete on the old pid after its GOAWAY, across two upgrades; new sessions reach the new pid`, async () => {
       const secure = kind === 'http2-secure';
-      const { fleet, ready: first } = await startFleet({ kind, tls });
+      const { fleet, ready: first } = await startFleet({ kind, tls, options: NO_RAMP });
       const port = first.port as number;
       let current = first;
       for (const round of [1, 2]) {
@@ -172,7 +176,7 @@ describe('HTTP/2', () => {
 
 describe('WebSocket (ws on the http server)', () => {
   it('messages in flight are answered by the old pid, then the client gets 1001 "going away", across two upgrades; new sockets reach the new pid', async () => {
-    const { fleet, ready: first } = await startFleet({ kind: 'ws' });
+    const { fleet, ready: first } = await startFleet({ kind: 'ws', options: NO_RAMP });
     const port = first.port as number;
     let current = first;
     const open = async (): Promise<{ ws: WebSocket; replies: { pid: number; id: string }[]; closed: Promise<[number, string]> }> => {
@@ -221,7 +225,7 @@ describe('WebSocket (ws on the http server)', () => {
 
 describe('net.Server', () => {
   it('an echo in flight is answered by the old pid before onConnectionDrain ends the socket, across two upgrades; new connections reach the new pid', async () => {
-    const { fleet, ready: first } = await startFleet({ kind: 'net' });
+    const { fleet, ready: first } = await startFleet({ kind: 'net', options: NO_RAMP });
     const port = first.port as number;
     let current = first;
     const connect = async (): Promise<{ socket: net.Socket; lines: string[]; ended: Promise<void> }> => {
@@ -279,7 +283,7 @@ describe('net.Server', () => {
 
 describe('drainTimeout and failed upgrades', () => {
   it('drainTimeout destroys a connection whose request never finishes ("hammer"), and the old generation exits', async () => {
-    const { fleet, ready: first } = await startFleet({ kind: 'http', options: { drainTimeout: 500 } });
+    const { fleet, ready: first } = await startFleet({ kind: 'http', options: { drainTimeout: 500, ...NO_RAMP } });
     const port = first.port as number;
     const never = get({ port }, '/never?id=n').then(
       () => 'answered',
@@ -317,8 +321,8 @@ describe('drainTimeout and failed upgrades', () => {
     // A failure disables nothing: the second attempt is a normal upgrade.
     const { ready } = await fleet.upgrade(first);
     expect(ready).toMatchObject({ gen: 2, attempt: 2 });
-    expect(pidOf(await get({ port }))).toBe(ready.pid);
     await fleet.retired(first, ready);
+    expect(pidOf(await get({ port }))).toBe(ready.pid);
   });
 
   it("'upgrade-failed' (ERR_UPGRADE_TIMEOUT) when the new generation is never ready: it is stopped, the old one keeps serving", async () => {

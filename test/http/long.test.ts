@@ -7,7 +7,8 @@ import { cleanupFleets, Fleet, get, pidOf } from '../helpers/graceful';
 afterEach(cleanupFleets);
 
 it('a 5 s request started before an upgrade completes on the old pid; new requests reach the new pid meanwhile', async () => {
-  const fleet = new Fleet({ config: { kind: 'http' } });
+  // drainRamp 0: new connections reach the new generation at once.
+  const fleet = new Fleet({ config: { kind: 'http', options: { drainRamp: 0 } } });
   const first = await fleet.next({ event: 'ready' });
   const port = first.port as number;
   const started = Date.now();

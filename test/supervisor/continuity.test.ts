@@ -72,7 +72,8 @@ describe('an app that upgrades itself under the supervisor', () => {
   });
 
   it('a reload that meets a successor the app started itself stops it too: no old release serves on beside the new one', async () => {
-    const run = supervise(['--probation', '0', '--drain-timeout', '60s'], 'graceful');
+    // drainRamp 0: once its successor is ready, generation 1's first process accepts no more.
+    const run = supervise(['--probation', '0', '--drain-timeout', '60s'], 'graceful', { SUPERVISED_DRAIN_RAMP: '0' });
     const port = await run.port();
     const first = await readyPid(run, 1);
     // A request that keeps generation 1's first process draining until we let go.

@@ -54,7 +54,8 @@ describe('systemd (Type=notify / notify-reload)', () => {
     expect(gen1.env.NOTIFY_SOCKET).not.toBe(systemd.path); // its own, private one
 
     run.signal('SIGHUP');
-    await expect.poll(() => systemd.messages.length).toBe(3);
+    // READY=1 comes after the probation (DEFAULT_PROBATION).
+    await expect.poll(() => systemd.messages.length, { timeout: 10_000 }).toBe(3);
     expect(fields(1)).toMatchObject({ RELOADING: '1' });
     expect(Number(fields(1).MONOTONIC_USEC)).toBeGreaterThan(0);
     expect(fields(2)).toMatchObject({ READY: '1' });
@@ -62,7 +63,7 @@ describe('systemd (Type=notify / notify-reload)', () => {
 
     writeFileSync(mode, 'exit-before-ready');
     run.signal('SIGHUP');
-    await expect.poll(() => systemd.messages.length).toBe(5);
+    await expect.poll(() => systemd.messages.length, { timeout: 10_000 }).toBe(5);
     expect(fields(3)).toMatchObject({ RELOADING: '1' });
     expect(fields(4)).toMatchObject({ READY: '1' });
     expect(fields(4).STATUS).toMatch(/^reload failed: generation 3/);

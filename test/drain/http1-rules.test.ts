@@ -1,0 +1,225 @@
+// The drain's HTTP/1 rules that clients feel (issue 16): every request a
+// connection has received is answered, pipelined ones included, and only the
+// answer to the last one carries Connection: close; an application's own
+// `Connection: keep-alive` does not keep a draining connection open; an idle
+// connection is closed no earlier than Node itself would close it.
+import { once } from 'node:events';
+import * as http from 'node:http';
+import type * as net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { afterEach, describe, expect, it } from 'vitest';
+import { nodeKeepAliveBuffer } from '../../lib/drain/server-drainer';
+import { TestResources, listenLocal } from '../helpers/drain-servers';
+import { ServerDrainer } from '../helpers/drain-surplus';
+import { ResponseParser, type ParsedResponse } from '../helpers/load-client';
+
+const resources = new TestResources();
+afterEach(() => resources.cleanup());
+
+/** A raw client socket and everything the server sends on it until it closes. */
+async function rawClient(port: number): Promise<{ socket: net.Socket; got: ParsedResponse[]; lastAt: () => number; responses: Promise<ParsedResponse[]>; errors: Error[] }> {
+  const { connect } = await import('node:net');
+  const socket = connect(port, '127.0.0.1');
+  resources.add(() => socket.destroy());
+  await once(socket, 'connect');
+  const errors: Error[] = [];
+  socket.on('error', (err) => errors.push(err));
+  const parser = new ResponseParser();
+  const got: ParsedResponse[] = [];
+  let lastAt = 0;
+  socket.on('data', (chunk: Buffer) => {
+    got.push(...parser.push(chunk));
+    lastAt = performance.now();
+  });
+  const responses = new Promise<ParsedResponse[]>((resolve) =>
+    socket.once('close', () => {
+      const last = parser.end();
+      if (last) got.push(last);
+      resolve(got);
+    }),
+  );
+  return { socket, got, lastAt: () => lastAt, responses, errors };
+}
+
+const GET = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`;
+
+/**
+ * A server answering `/slow` when the test says so and `/n` with `rN`: at
+ * once from a synchronous handler, after an `await` (as most frameworks'
+ * handlers do), or when the test says so too ('held').
+ */
+function pipelineServer(handler: 'sync' | 'async' | 'held'): { server: http.Server; slowArrived: Promise<void>; answerSlow: () => void; answerRest: () => void; serverSide: () => net.Socket | undefined } {
+  let answer: (() => void) | undefined;
+  const rest: (() => void)[] = [];
+  let arrived: () => void;
+  const slowArrived = new Promise<void>((resolve) => {
+    arrived = resolve;
+  });
+  let socket: net.Socket | undefined;
+  const server = resources.server(
+    http.createServer(async (req, res) => {
+      if (req.url === '/slow') {
+        answer = () => res.end('slow');
+        arrived();
+        return;
+      }
+      const respond = (): void => void res.end(`r${req.url!.slice(1)}`);
+      if (handler === 'held') return void rest.push(respond);
+      if (handler === 'async') await null;
+      respond();
+    }),
+  );
+  server.on('connection', (s: net.Socket) => {
+    socket = s;
+  });
+  return { server, slowArrived, answerSlow: () => answer!(), answerRest: () => rest.splice(0).forEach((respond) => respond()), serverSide: () => socket };
+}
+
+const bodies = (depth: number): string[] => ['slow', ...Array.from({ length: depth - 1 }, (_, i) => `r${i + 2}`)];
+const rest = (depth: number): string => Array.from({ length: depth - 1 }, (_, i) => GET(`/${i + 2}`)).join('');
+
+describe('pipelined requests during a drain', () => {
+  for (const depth of [3, 10]) {
+    for (const handler of ['sync', 'async'] as const) {
+      it(`${depth} deep, pipelined during the drain behind a slow first request (${handler} handler): every one answered, only the last with Connection: close`, async () => {
+        const { server, slowArrived, answerSlow, serverSide } = pipelineServer(handler);
+        const drainer = new ServerDrainer(server);
+        const port = await listenLocal(server);
+        const client = await rawClient(port);
+        client.socket.write(GET('/slow'));
+        await slowArrived;
+        const drained = drainer.drain({ timeout: 10_000 });
+        client.socket.write(rest(depth));
+        await expect.poll(() => serverSide()?.bytesRead).toBe(GET('/slow').length + rest(depth).length);
+        answerSlow();
+        const responses = await client.responses;
+        expect(client.errors).toEqual([]);
+        expect(responses.map((r) => r.body)).toEqual(bodies(depth));
+        expect(responses.map((r) => r.headers.connection)).toEqual([...Array(depth - 1).fill('keep-alive'), 'close']);
+        expect(await drained).toMatchObject({ hammered: 0, connectionsAtStart: 1, requestsAtStart: 1 });
+      });
+    }
+
+    it(`${depth} deep, pipelined before the drain behind a slow first request, answered during it: every one answered, only the last with Connection: close`, async () => {
+      const { server, slowArrived, answerSlow, answerRest, serverSide } = pipelineServer('held');
+      const drainer = new ServerDrainer(server);
+      const port = await listenLocal(server);
+      const client = await rawClient(port);
+      client.socket.write(GET('/slow') + rest(depth));
+      await slowArrived;
+      await expect.poll(() => serverSide()?.bytesRead).toBe(GET('/slow').length + rest(depth).length);
+      const drained = drainer.drain({ timeout: 10_000 });
+      answerRest();
+      answerSlow();
+      const responses = await client.responses;
+      expect(client.errors).toEqual([]);
+      expect(responses.map((r) => r.body)).toEqual(bodies(depth));
+      expect(responses.map((r) => r.headers.connection)).toEqual([...Array(depth - 1).fill('keep-alive'), 'close']);
+      expect(await drained).toMatchObject({ hammered: 0, connectionsAtStart: 1, requestsAtStart: 1 });
+    });
+
+    it(`${depth} deep, pipelined and answered before the drain behind a slow first request: every one answered; their heads were written with keep-alive, so the connection closes once idle`, async () => {
+      const { server, slowArrived, answerSlow, serverSide } = pipelineServer('sync');
+      const idleTimeout = 300;
+      const drainer = new ServerDrainer(server, { idleTimeout });
+      const port = await listenLocal(server);
+      const client = await rawClient(port);
+      client.socket.write(GET('/slow') + rest(depth));
+      await slowArrived;
+      await expect.poll(() => serverSide()?.bytesRead).toBe(GET('/slow').length + rest(depth).length);
+      const drained = drainer.drain({ timeout: 10_000 });
+      answerSlow();
+      const responses = await client.responses;
+      // Counted from the last response: the client cannot be sending before.
+      expect(performance.now() - client.lastAt()).toBeGreaterThanOrEqual(idleTimeout - 5);
+      expect(client.errors).toEqual([]);
+      expect(responses.map((r) => r.body)).toEqual(bodies(depth));
+      expect(responses.map((r) => r.headers.connection)).toEqual(Array(depth).fill('keep-alive'));
+      expect(await drained).toMatchObject({ hammered: 0, connectionsAtStart: 1, requestsAtStart: 1 });
+    });
+  }
+
+  it('pipelined on an idle connection during the drain, answered synchronously: all answered, the last with Connection: close', async () => {
+    const { server } = pipelineServer('sync');
+    const drainer = new ServerDrainer(server);
+    const port = await listenLocal(server);
+    const client = await rawClient(port);
+    client.socket.write(GET('/1'));
+    await expect.poll(() => client.got.length).toBe(1);
+    const drained = drainer.drain({ timeout: 10_000 });
+    client.socket.write(GET('/2') + GET('/3') + GET('/4'));
+    const responses = await client.responses;
+    expect(responses.map((r) => [r.body, r.headers.connection])).toEqual([
+      ['r1', 'keep-alive'],
+      ['r2', 'keep-alive'],
+      ['r3', 'keep-alive'],
+      ['r4', 'close'],
+    ]);
+    expect(await drained).toMatchObject({ hammered: 0 });
+  });
+});
+
+describe("an application's own Connection header", () => {
+  for (const how of ['writeHead', 'setHeader'] as const) {
+    it(`Connection: keep-alive set with ${how} does not keep a draining connection open`, async () => {
+      const server = resources.server(
+        http.createServer((_req, res) => {
+          if (how === 'writeHead') {
+            res.writeHead(200, { Connection: 'keep-alive', 'Content-Length': '2' });
+          } else {
+            res.setHeader('Connection', 'keep-alive');
+          }
+          res.end('ok');
+        }),
+      );
+      const drainer = new ServerDrainer(server);
+      const port = await listenLocal(server);
+      const client = await resources.connect(port);
+      expect((await client.request()).headers.connection).toBe('keep-alive');
+      const drained = drainer.drain({ timeout: 10_000 });
+      // A client that keeps sending, as a busy keep-alive client does: it is never idle.
+      let closed = false;
+      for (let i = 0; i < 1000 && !closed; i++) {
+        const response = await client.request();
+        expect(response.body).toBe('ok');
+        closed = response.headers.connection === 'close';
+      }
+      expect(closed).toBe(true);
+      await client.closed;
+      expect(client.errors).toEqual([]);
+      expect(await drained).toMatchObject({ hammered: 0 });
+    });
+  }
+});
+
+describe('the idle bound', () => {
+  it("knows each Node's keep-alive buffer: none before 20.18 and 22.9, 1000 ms since, the server's own keepAliveTimeoutBuffer where Node has it", () => {
+    const server = http.createServer();
+    const versions = { '20.17.0': 0, '20.18.0': 1000, '20.20.2': 1000, '22.8.0': 0, '22.9.0': 1000, '23.0.0': 1000, '24.5.0': 1000 };
+    const plain = Object.assign(Object.create(http.Server.prototype) as http.Server, { keepAliveTimeoutBuffer: undefined });
+    for (const [version, buffer] of Object.entries(versions)) expect([version, nodeKeepAliveBuffer(plain, version)]).toEqual([version, buffer]);
+    expect(nodeKeepAliveBuffer(Object.assign(server, { keepAliveTimeoutBuffer: 250 }), '24.6.0')).toBe(250);
+  });
+
+  it("closes an idle keep-alive connection no earlier than this Node would close it by itself (keepAliveTimeout plus Node's buffer)", async () => {
+    const keepAliveTimeout = 1000;
+    const idleClose = async (drain: boolean): Promise<number> => {
+      const server = resources.server(http.createServer((_req, res) => res.end('ok')));
+      server.keepAliveTimeout = keepAliveTimeout;
+      const drainer = new ServerDrainer(server);
+      const port = await listenLocal(server);
+      const client = await resources.connect(port);
+      await client.request();
+      const answeredAt = performance.now();
+      if (drain) drainer.drain({ timeout: 10_000 });
+      await client.closed;
+      expect(client.errors).toEqual([]);
+      return performance.now() - answeredAt;
+    };
+    // What this Node does on its own, then what the drain does.
+    const [byNode, byDrain] = await Promise.all([idleClose(false), idleClose(true)]);
+    expect(byNode).toBeGreaterThanOrEqual(keepAliveTimeout - 5);
+    expect(byDrain).toBeGreaterThanOrEqual(byNode - 50);
+    expect(byDrain).toBeLessThan(byNode + 1000);
+  });
+});
