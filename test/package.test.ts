@@ -298,9 +298,12 @@ describe('npm install <tarball> without a compiler', () => {
     expect(programs.filter((p) => /node-gyp(?!-build)/.test(p))).toEqual([]);
 
     // The control: forced to build from source, the same hook starts node-gyp
-    // (which then fails: there is no compiler).
+    // (which then fails: there is no compiler). Run as npm runs the install
+    // hook, in the installed package: `npm rebuild handover` rebuilt the
+    // repository itself (and removed its build/) when the clone's directory
+    // was named handover too.
     const log = join(tmp, 'rebuild-spawns');
-    const rebuild = await run(process.execPath, [npmCli(), 'rebuild', 'handover', '--foreground-scripts'], { cwd: project, env: recording({ ...noCompiler, npm_config_build_from_source: 'true' }, log) });
+    const rebuild = await run(process.execPath, [join(installed, 'scripts', 'install.js')], { cwd: installed, env: recording({ ...noCompiler, npm_config_build_from_source: 'true' }, log) });
     expect(rebuild.code).not.toBe(0);
     expect(started(log).filter((p) => /node-gyp(?!-build)/.test(p))).toEqual([expect.stringMatching(/node-gyp(\.js)? rebuild$/)]);
     rmSync(join(installed, 'build'), { recursive: true, force: true });
