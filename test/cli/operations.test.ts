@@ -94,6 +94,14 @@ describe('handover reload waits for the outcome', () => {
   });
 });
 
+/** A control-socket client in one line of node: sends `status`, prints the reply, or the connect error's code. */
+const PEER_CLIENT = [
+  "const s = require('node:net').connect(process.argv[1]); let out = '';",
+  "s.on('connect', () => s.write(JSON.stringify({ id: 1, command: 'status' }) + '\\n'));",
+  "s.on('data', (d) => { out += d; }); s.on('close', () => process.stdout.write(out));",
+  "s.on('error', (e) => { process.stderr.write(e.code + '\\n'); process.exitCode = 1; });",
+].join(' ');
+
 describe('handover status', () => {
   it('JSON and text for a running, a reloading and a rolled-back supervisor', async () => {
     const s = supervised(['--probation', '1500ms']);
@@ -135,14 +143,24 @@ describe('handover status', () => {
     const s = supervised();
     await s.run.log(/generation 1 \(pid [0-9]+\) is ready/);
     const control = `${s.pidFile}.control/control.sock`;
-    const nobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN];
+    // The peer, as uid 65534: a client of its own (node -e), which needs no
+    // read access to this checkout (its directory may be closed to others).
+    const nobody = (): Promise<{ code: number; stdout: string; stderr: string }> =>
+      new Promise((done) => {
+        execFile('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', PEER_CLIENT, control], { timeout: 30_000 }, (err, stdout, stderr) =>
+          done({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+        );
+      });
     chmodSync(dirname(s.pidFile), 0o755);
     // The 0700 directory stops it first...
-    expect(await handover(['status', '--control', control], process.env, nobody)).toMatchObject({ code: 1, stderr: expect.stringMatching(/EACCES/) });
+    expect(await nobody()).toMatchObject({ code: 1, stderr: 'EACCES\n' });
     // ...and with the directory opened up, the kernel's credentials do.
     chmodSync(dirname(control), 0o711);
     chmodSync(control, 0o777); // connect() needs write permission on the socket file too
-    expect(await handover(['status', '--control', control], process.env, nobody)).toMatchObject({ code: 1, stderr: expect.stringMatching(/only uid 0 and root may control this supervisor/) });
+    const refused = await nobody();
+    expect(refused.stderr).toBe('');
+    expect(refused.stdout).toMatch(/only uid 0 and root may control this supervisor/);
+    expect(refused.stdout).not.toMatch(/"supervisor"/);
     await s.run.log(/control: refused a connection: pid [0-9]+ runs as uid 65534/);
     chmodSync(dirname(control), 0o700);
     expect((await handover(['status', '--control', control])).code).toBe(0);
