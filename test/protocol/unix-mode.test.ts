@@ -10,7 +10,8 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { bindSocket, parseAddress } from '../../lib/index';
 import { parseCommandLine, UsageError } from '../../lib/cli';
 import { closeQuietly } from '../../lib/core';
-import { DIST, removeTempDirs, tempDir } from '../helpers/children';
+import { removeTempDirs, tempDir } from '../helpers/children';
+import { readableDist } from '../helpers/readable-copy';
 import { cleanupSupervisors, SupervisorRun } from '../helpers/supervisor';
 
 afterEach(cleanupSupervisors);
@@ -107,7 +108,8 @@ describe('bindSocket with a mode and an owner', () => {
     const dir = openDir();
     chmodSync(dir, 0o777);
     const path = join(dir, 'app.sock');
-    const code = `require(${JSON.stringify(DIST)}).bindSocket(require(${JSON.stringify(DIST)}).parseAddress(process.argv[1])).then(() => console.log('bound'), (e) => console.log(JSON.stringify({ code: e.code, syscall: e.syscall, address: e.address, message: e.message })))`;
+    const dist = readableDist(); // uid 65534 may not be able to read the checkout
+    const code = `require(${JSON.stringify(dist)}).bindSocket(require(${JSON.stringify(dist)}).parseAddress(process.argv[1])).then(() => console.log('bound'), (e) => console.log(JSON.stringify({ code: e.code, syscall: e.syscall, address: e.address, message: e.message })))`;
     const out = execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', code, `unix:${path},owner=root`], { encoding: 'utf8', timeout: 10_000 });
     expect(JSON.parse(out)).toEqual({ code: 'EPERM', syscall: 'chown', address: path, message: `chown EPERM: operation not permitted ${path}` });
     expect(readdirSync(dir)).toEqual([]);
