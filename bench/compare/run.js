@@ -248,7 +248,7 @@ async function main() {
     }
   }
   report.go = goVersion();
-  report.pm2 = rows.find((r) => r.id === 'pm2')?.version ?? null;
+  report.pm2 = rows.find((r) => r.version)?.version ?? null;
   report.rows = [];
   for (const pass of o.passes) {
     for (const row of rows) {
