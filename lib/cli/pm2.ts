@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import type { ParsedRun, RunOptions } from './commands/run';
 import { parseSize, UsageError } from './usage';
@@ -25,11 +26,20 @@ function words(value: unknown, field: string, file: string): string[] {
   throw new UsageError(`--config ${file}: pm2 field "${field}" must be a string or an array of strings`);
 }
 
+/** pm2's `instances` as a worker count: 0 or "max" → 'auto', -N → CPUs − N (at least 1), "4" → 4; undefined if it is none of these. */
+export function pm2Instances(value: unknown, cpus = availableParallelism()): number | 'auto' | undefined {
+  if (value === 'max') return 'auto';
+  const n = typeof value === 'string' && /^-?[0-9]+$/.test(value.trim()) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n)) return undefined;
+  if (n === 0) return 'auto';
+  return n > 0 ? n : Math.max(1, cpus + n);
+}
+
 /**
  * The options of one app of a pm2 ecosystem file (`module.exports = { apps:
  * [...] }`): `script`, `args`, `interpreter` (+ `interpreter_args`,
  * `node_args`), `cwd`, `env`, `instances` with `exec_mode: 'cluster'` →
- * workers (`max` or -1 → one per CPU), `max_memory_restart` →
+ * workers (as pm2 counts: `max` or 0 → one per CPU, -N → N fewer than the CPUs, at least 1), `max_memory_restart` →
  * --max-memory, `kill_timeout` → --drain-timeout, `listen_timeout` →
  * --ready-timeout, `wait_ready` (handover always waits for READY=1). The
  * listener comes from --listen, else from `env.PORT`. Every other field is
@@ -65,8 +75,8 @@ export function pm2App(file: string, ecosystem: { apps: unknown[] }, name: strin
   }
   const clustered = app.exec_mode === 'cluster' || app.exec_mode === 'cluster_mode';
   if (app.instances !== undefined) {
-    const instances = app.instances === 'max' || app.instances === -1 ? 'auto' : Number(app.instances);
-    if (instances !== 'auto' && (!Number.isInteger(instances) || instances < 1)) throw new UsageError(`--config ${file}: pm2 field "instances" must be a positive number, "max" or -1`);
+    const instances = pm2Instances(app.instances);
+    if (instances === undefined) throw new UsageError(`--config ${file}: pm2 field "instances" must be an integer or "max", not ${JSON.stringify(app.instances)}`);
     if (!clustered && instances !== 1) warn('pm2 "instances" without exec_mode "cluster": handover runs them as workers on the shared socket anyway');
     o.workers = instances;
   }

@@ -5,6 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { formatDuration, helpText, parseCommandLine, parseDuration, parseRun, UsageError } from '../../lib/cli';
+import { pm2Instances } from '../../lib/cli/pm2';
 
 /** `handover run ARGV` as the supervisor's options, with the command line's shape around them. */
 const runLine = (argv: string[]) => ({ command: 'run', options: parseRun(argv.slice(1)) });
@@ -73,6 +74,11 @@ describe('parseCommandLine', () => {
     });
     expect(runLine(['run', '--workers', 'auto', '--max-memory', '1.5GiB', '--', 'x'])).toMatchObject({ options: { workers: 'auto', maxMemory: 1.5 * 2 ** 30 } });
     expect(runLine(['run', '--max-memory', '1048576', '--', 'x'])).toMatchObject({ options: { maxMemory: 2 ** 20 } });
+  });
+
+  it("counts a pm2 ecosystem file's instances as pm2 does: max or 0 one per CPU, -N N fewer (at least 1), numeric strings", () => {
+    expect(['max', 0, '0', 4, '4', -1, '-1', -3, -8].map((n) => pm2Instances(n, 4))).toEqual(['auto', 'auto', 'auto', 4, 4, 3, 3, 1, 1]);
+    for (const bad of [1.5, 'many', '', null, true, NaN]) expect(pm2Instances(bad, 4)).toBeUndefined();
   });
 
   it('takes the command without "--" too, and leaves its options alone', () => {
