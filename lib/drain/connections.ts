@@ -20,17 +20,17 @@ export interface Hooks {
 const kConnections = Symbol('handover.connections');
 const kSeen = Symbol('handover.seen');
 const kSettled = Symbol('handover.settled');
-const kSwallowed = Symbol('handover.swallowed');
 /** A connection as counted: a socket, or an HTTP/2 session found through a stream (its `socket` is a proxy). */
 type Closable = (Duplex | Http2Session) & { [kSeen]?: Connections };
 type Tracked = net.Server & { [kConnections]?: Connections };
 type Session = Http2Session & { [kSettled]?: true };
 type Message = { server: Tracked; socket: Http1Socket; response: http.ServerResponse };
 
-function swallow(emitter: (Duplex | Http2Session | ServerHttp2Stream) & { [kSwallowed]?: true }): void {
+const swallowed = new WeakSet<Duplex | Http2Session | ServerHttp2Stream>();
+function swallow(emitter: Duplex | Http2Session | ServerHttp2Stream): void {
   // A client reset on one socket during a drain must not crash the process.
-  if (emitter[kSwallowed]) return;
-  emitter[kSwallowed] = true;
+  if (swallowed.has(emitter)) return;
+  swallowed.add(emitter);
   emitter.on('error', () => {});
 }
 

@@ -6,11 +6,14 @@ import type { Duplex } from 'node:stream';
 export const kQueued = Symbol('handover.queued');
 /** On a socket: it left HTTP ('upgrade' or 'connect'). */
 export const kLeft = Symbol('handover.left');
-const kReleased = Symbol('handover.released');
+// Drain-time state lives beside the sockets, not on them: a property added to
+// a socket at the drain would give it a new shape and deoptimize Node's
+// optimized net, stream and http code for every socket at once.
+const releasedSockets = new WeakMap<Http1Socket, Released>();
 
 type Response = http.ServerResponse;
 type Emit = (this: net.Server, event: string | symbol, ...args: unknown[]) => boolean;
-export type Http1Socket = Duplex & { [kQueued]?: WeakRef<Response>; [kLeft]?: true; [kReleased]?: Released; _httpMessage?: Response | null };
+export type Http1Socket = Duplex & { [kQueued]?: WeakRef<Response>; [kLeft]?: true; _httpMessage?: Response | null };
 interface Released {
   readonly socket: Http1Socket;
   /** The last response handed to the application, until it has finished; the requests received since. */
@@ -36,7 +39,7 @@ function latest(socket: Http1Socket): Response | undefined {
 
 /** Whether an HTTP/1 connection has a request in flight (pipelined ones count as one). */
 export function busy(socket: Http1Socket): boolean {
-  const released = socket[kReleased];
+  const released = releasedSockets.get(socket);
   return released ? inFlight(released.current) || released.held.length > 0 : inFlight(latest(socket));
 }
 
@@ -79,16 +82,19 @@ export class Http1Drain {
 
   /** Applies the rule to `socket` from now on. */
   release(socket: Http1Socket): void {
-    if (socket[kReleased] || socket.destroyed || socket[kLeft]) return;
+    if (releasedSockets.has(socket) || socket.destroyed || socket[kLeft]) return;
     const current = latest(socket);
-    const released: Released = (socket[kReleased] = { socket, current: inFlight(current) ? current : undefined, held: [], pumping: false });
+    const released: Released = { socket, current: inFlight(current) ? current : undefined, held: [], pumping: false };
+    releasedSockets.set(socket, released);
+    // A pending idle timer would hold the closed socket for idleBound ms: thousands a second without keep-alive.
+    socket.once('close', () => clearTimeout(released.idle));
     if (released.current) this.#closeIfLast(released, released.current);
     else this.#becameIdle(released);
   }
 
   /** A response on `socket` has finished. */
   finished(socket: Http1Socket, res: Response): void {
-    const released = socket[kReleased];
+    const released = releasedSockets.get(socket);
     if (released?.current !== res) return;
     released.current = undefined;
     if (released.held.length > 0) this.#pumpSoon(released);
@@ -96,7 +102,7 @@ export class Http1Drain {
   }
 
   #hold(event: string, req: http.IncomingMessage, res: Response): boolean {
-    const released = (req.socket as Http1Socket)[kReleased];
+    const released = releasedSockets.get(req.socket as Http1Socket);
     if (released === undefined || req.httpVersionMajor !== 1) return false;
     clearTimeout(released.idle);
     released.held.push([event, req, res]);

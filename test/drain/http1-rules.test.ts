@@ -7,6 +7,8 @@ import { once } from 'node:events';
 import * as http from 'node:http';
 import type * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { nodeKeepAliveBuffer } from '../../lib/drain/server-drainer';
 import { TestResources, listenLocal } from '../helpers/drain-servers';
@@ -221,5 +223,43 @@ describe('the idle bound', () => {
     expect(byNode).toBeGreaterThanOrEqual(keepAliveTimeout - 5);
     expect(byDrain).toBeGreaterThanOrEqual(byNode - 50);
     expect(byDrain).toBeLessThan(byNode + 1000);
+  });
+});
+
+describe('what a drain keeps', () => {
+  it('holds no closed connection until its idle bound: 300 Connection: close requests during a ramp leave at most what the open list keeps until its next sweep', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const sockets: WeakRef<net.Socket>[] = [];
+    let closed = 0;
+    let allClosed: () => void;
+    const everyOneClosed = new Promise<void>((resolve) => (allClosed = resolve));
+    const server = resources.server(http.createServer((_req, res) => res.end('ok')));
+    server.on('connection', (socket: net.Socket) => {
+      sockets.push(new WeakRef(socket));
+      socket.once('close', () => ++closed === 300 && allClosed());
+    });
+    // An idle bound of a minute: a timer per released connection, if left pending, would hold it that long.
+    const drainer = new ServerDrainer(server, { idleTimeout: 60_000 });
+    const port = await listenLocal(server);
+    const drained = drainer.drain({ ramp: 60_000, timeout: 60_000 });
+    const agent = new http.Agent({ keepAlive: false });
+    for (let i = 0; i < 300; i++) {
+      const res = await new Promise<http.IncomingMessage>((resolve, reject) => http.get({ port, host: '127.0.0.1', agent }, resolve).once('error', reject));
+      res.resume();
+      await once(res, 'end');
+    }
+    await everyOneClosed;
+    expect(drainer.stats.connections).toBe(0); // also sweeps the open lists
+    for (let i = 0; i < 3; i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      gc();
+    }
+    expect(sockets).toHaveLength(300);
+    const kept = sockets.filter((ref) => ref.deref() !== undefined).length;
+    // The open list drops closed connections at its sweeps (when it has doubled, from 64 on): the rest are garbage.
+    expect(kept).toBeLessThan(64);
+    drainer.hammer();
+    await drained;
   });
 });
