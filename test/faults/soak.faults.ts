@@ -18,7 +18,13 @@ afterAll(() => removeScratch());
 
 const UPGRADES = Number(process.env.FAULTS_SOAK_UPGRADES ?? 1000);
 if (!Number.isInteger(UPGRADES) || UPGRADES < 10) throw new Error(`FAULTS_SOAK_UPGRADES must be an integer >= 10, got ${process.env.FAULTS_SOAK_UPGRADES}`);
-/** A bound that turns a hang into a failure: generous per upgrade (they take ~0.2 s here). */
+/**
+ * The soaks' drain ramp and probation (ms): short, so that the ramp's code
+ * path is soaked too but an upgrade takes ~0.3 s; with the defaults (1 s
+ * each) a soak of 1,000 took ~25 min.
+ */
+const SOAK_RAMP = 100;
+/** A bound that turns a hang into a failure: generous per upgrade. */
 const SOAK_TIMEOUT = 60_000 + UPGRADES * 1500;
 
 function median(values: number[]): number {
@@ -46,7 +52,7 @@ it(`GracefulServer: ${UPGRADES} upgrades in a row under load`, async (context) =
     model: 'GracefulServer',
     must: 'no leaked fd (each new generation has the same fds, connections aside), no zombie left, flat RSS, never more than 2 generations, 0 client errors, 0 refused',
   });
-  const run = startGraceful({});
+  const run = startGraceful({ options: { drainRamp: SOAK_RAMP } });
   let current: GenEvent = await readyOf(run, null);
   const load = new Load(current.port);
   await load.servedMore(current.pid);
@@ -100,7 +106,7 @@ it(`supervisor: ${UPGRADES} reloads in a row under load`, async (context) => {
     model: 'supervisor',
     must: "the supervisor's fd count and RSS stay flat, no zombie, never more than 2 generations once a reload is over, 0 client errors, 0 refused",
   });
-  const run = startSupervisor({});
+  const run = startSupervisor({ options: { drainRamp: SOAK_RAMP } }, ['--probation', `${SOAK_RAMP}ms`]);
   const port = await run.port();
   let pid = await servingPid(run, 1);
   const load = new Load(port);
