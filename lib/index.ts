@@ -46,7 +46,7 @@ export declare const FAILED_GENERATION_GRACE: typeof Supervision.FAILED_GENERATI
 export declare const DEFAULT_READY_TIMEOUT: typeof Supervision.DEFAULT_READY_TIMEOUT;
 /** ms a retired generation has to drain after SIGTERM before SIGKILL (GracefulServer's own drain timeout). */
 export declare const DEFAULT_SUPERVISOR_DRAIN_TIMEOUT: typeof Supervision.DEFAULT_SUPERVISOR_DRAIN_TIMEOUT;
-/** How long old and new generation serve side by side after a reload, ms (none). */
+/** How long old and new generation serve side by side after a reload, ms: {@link DEFAULT_DRAIN_RAMP}. */
 export declare const DEFAULT_PROBATION: typeof Supervision.DEFAULT_PROBATION;
 /** First delay before restarting a crashed generation, ms; doubles with each crash in a row. */
 export declare const DEFAULT_RESTART_BACKOFF: typeof Supervision.DEFAULT_RESTART_BACKOFF;
