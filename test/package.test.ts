@@ -201,7 +201,7 @@ async function inProject(args: string[]): Promise<Output> {
 }
 
 describe('npm pack', () => {
-  it('holds the entry point, dist/, the native sources, binding.gyp, the prebuilds, README, LICENSE, the install hook and the CLI: nothing else', () => {
+  it('holds the entry points, dist/, the native sources, binding.gyp, the prebuilds, README, LICENSE, the install hook and the CLI: nothing else', () => {
     const sources = filesUnder(join(ROOT, 'lib'), join(ROOT, 'lib'))
       .filter((name) => name.endsWith('.ts') && !name.endsWith('.d.ts'))
       .map((name) => name.slice(0, -'.ts'.length));
@@ -211,6 +211,9 @@ describe('npm pack', () => {
       'README.md',
       'package.json',
       'index.js',
+      // handover/server: the entry without the supervisor layer, and its types.
+      'server.js',
+      'server.d.ts',
       'binding.gyp',
       'scripts/install.js',
       // The declarations of every file; the code as one bundle per layer with
@@ -290,6 +293,15 @@ describe('npm install <tarball> without a compiler', () => {
       console.log(JSON.stringify({ addons, status }));
     `;
     expect(JSON.parse((await inProject(['--input-type=module', '-e', esm])).stdout)).toEqual({ addons: [CURRENT_PREBUILD], status: { code: 4, signal: null } });
+
+    // handover/server, installed: the same functions, without the supervisor's exports.
+    const server = `
+      import { GracefulServer, forkExecWithFds } from 'handover/server';
+      import * as all from 'handover/server';
+      import * as main from 'handover';
+      console.log(JSON.stringify({ same: GracefulServer === main.GracefulServer && forkExecWithFds === main.forkExecWithFds, supervisor: 'Supervisor' in all }));
+    `;
+    expect(JSON.parse((await inProject(['--input-type=module', '-e', server])).stdout)).toEqual({ same: true, supervisor: false });
   });
 
   it('started no node-gyp: the install hook only tried the prebuild; a build from source would have started it', async () => {

@@ -88,6 +88,25 @@ const SURFACE: [string, string, string?][] = [
   ["writePidFile", "value", "function"],
 ];
 
+/** The supervisor layer's names: the ones `handover/server` (server.js, server.d.ts) leaves out. */
+const SUPERVISOR_ONLY = new Set(['Supervisor', 'Generation', 'ZombieReaper', 'FAILED_GENERATION_GRACE', 'DEFAULT_READY_TIMEOUT', 'DEFAULT_SUPERVISOR_DRAIN_TIMEOUT', 'DEFAULT_PROBATION', 'DEFAULT_RESTART_BACKOFF', 'DEFAULT_RESTART_BACKOFF_MAX', 'DEFAULT_WORKERS', 'DEFAULT_RELOAD_PARALLEL', 'FORWARDED_SIGNALS', 'REAP_GRACE_MS', 'becomeSubreaper', 'SupervisorOptions', 'SupervisorListener', 'GenerationState', 'RestartPolicy', 'ReadyMode', 'ZombieReaperOptions']);
+
+/** The names a .d.ts file exports, each with whether it is a value, a type or both, sorted. */
+function declaredBy(file: string): string[][] {
+  const program = ts.createProgram([file], { noEmit: true });
+  const checker = program.getTypeChecker();
+  const module = checker.getSymbolAtLocation(program.getSourceFile(file)!)!;
+  return checker
+    .getExportsOfModule(module)
+    .map((symbol) => {
+      const target = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
+      const value = (target.flags & ts.SymbolFlags.Value) !== 0;
+      const type = (target.flags & ts.SymbolFlags.Type) !== 0;
+      return [symbol.name, value && type ? 'value+type' : value ? 'value' : 'type'];
+    })
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+}
+
 describe('public surface', () => {
   it('index.js exports exactly the values of the surface, and itself as default', () => {
     const api = createRequire(__filename)(join(ROOT, 'index.js')) as Record<string, unknown>;
@@ -98,16 +117,26 @@ describe('public surface', () => {
   });
 
   it('dist/index.d.ts declares exactly the surface', () => {
-    const file = join(ROOT, 'dist', 'index.d.ts');
-    const program = ts.createProgram([file], { noEmit: true });
-    const checker = program.getTypeChecker();
-    const module = checker.getSymbolAtLocation(program.getSourceFile(file)!)!;
-    const declared = checker.getExportsOfModule(module).map((symbol) => {
-      const target = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
-      const value = (target.flags & ts.SymbolFlags.Value) !== 0;
-      const type = (target.flags & ts.SymbolFlags.Type) !== 0;
-      return [symbol.name, value && type ? 'value+type' : value ? 'value' : 'type'];
-    });
-    expect(declared.sort(([a], [b]) => (a < b ? -1 : 1))).toEqual(SURFACE.map(([name, kind]) => [name, kind]));
+    expect(declaredBy(join(ROOT, 'dist', 'index.d.ts'))).toEqual(SURFACE.map(([name, kind]) => [name, kind]));
+  });
+
+  it("handover/server exports the same values minus the supervisor layer's, each the very same, and itself as default", () => {
+    const load = createRequire(__filename);
+    const api = load(join(ROOT, 'index.js')) as Record<string, unknown>;
+    const server = load(join(ROOT, 'server.js')) as Record<string, unknown>;
+    const values = SURFACE.filter(([name, kind]) => kind !== 'type' && !SUPERVISOR_ONLY.has(name)).map(([name]) => name);
+    expect(Object.keys(server).sort()).toEqual([...values, 'default'].sort());
+    for (const name of values) expect([name, server[name] === api[name]]).toEqual([name, true]);
+    expect(server.default).toBe(server);
+  });
+
+  it("server.d.ts declares the surface minus the supervisor layer's", () => {
+    expect(declaredBy(join(ROOT, 'server.d.ts'))).toEqual(SURFACE.filter(([name]) => !SUPERVISOR_ONLY.has(name)).map(([name, kind]) => [name, kind]));
+  });
+
+  it('package.json exports handover/server with its types, and packs both files', () => {
+    const pkg = createRequire(__filename)(join(ROOT, 'package.json')) as { exports: Record<string, unknown>; files: string[] };
+    expect(pkg.exports['./server']).toEqual({ types: './server.d.ts', default: './server.js' });
+    expect(pkg.files).toEqual(expect.arrayContaining(['/server.js', '/server.d.ts']));
   });
 });

@@ -55,3 +55,34 @@ describe('a GracefulServer start', () => {
     expect(afterSupervisor.some((f) => f.startsWith('dist/cli'))).toBe(false);
   });
 });
+
+describe('an ES module server start', () => {
+  // `import` reads every named export of a CommonJS entry: through 'handover', that runs the supervisor's getters.
+  const IMPORT = `
+    const entry = process.argv[1];
+    const { createRequire } = require('node:module');
+    import(entry).then((handover) => {
+      const server = new handover.GracefulServer(require('node:http').createServer(), { upgradeSignals: false, shutdownSignals: false });
+      const root = require('node:path').dirname(require.resolve(${JSON.stringify(join(ROOT, 'index.js'))}));
+      const files = Object.keys(createRequire(entry).cache).filter((k) => k.startsWith(root + '/') && !k.includes('/node_modules/')).map((k) => k.slice(root.length + 1));
+      console.log(JSON.stringify({ files, supervisor: 'Supervisor' in handover, ready: typeof server.listen }));
+    });
+  `;
+  const imported = (entry: string): Promise<{ files: string[]; supervisor: boolean; ready: string }> =>
+    new Promise((done, fail) => {
+      execFile(process.execPath, ['-e', IMPORT, entry], { encoding: 'utf8' }, (err, stdout, stderr) => {
+        if (err) fail(new Error(`${err.message}\n${stderr}`));
+        else done(JSON.parse(stdout.trim().split('\n').pop()!));
+      });
+    });
+
+  it("import('handover/server') loads the same layers as require('handover'), not the supervisor; import('handover') does load it", async () => {
+    const server = await imported(join(ROOT, 'server.js'));
+    expect(server.ready).toBe('function');
+    expect(server.supervisor).toBe(false);
+    expect(server.files.filter((f) => !f.endsWith('.node')).sort()).toEqual(['dist/core.js', 'dist/drain.js', 'dist/http.js', 'dist/index.js', 'dist/native.js', 'dist/protocol.js', 'dist/upgrade.js', 'server.js']);
+    const main = await imported(join(ROOT, 'index.js'));
+    expect(main.supervisor).toBe(true);
+    expect(main.files).toContain('dist/supervisor.js');
+  });
+});
