@@ -13,7 +13,7 @@ export { signalName, signalNumber } from './signals';
 export { closeQuietly, unlinkQuietly } from './quietly';
 export { version } from './version';
 export { resolveLogger, stderrLogger, type Logger } from './logger';
-export { isSelfOrDescendant, procInfo, type ProcInfo } from './process-tree';
+export { isSelfOrDescendant, procInfo, processExists, type ProcInfo } from './process-tree';
 export { printable, PRINTABLE_MAX } from './printable';
 export { packageRoot } from './package-root';
 export { randomHex } from './random';

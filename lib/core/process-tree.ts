@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 
 // The process tree as Linux's /proc shows it (what the supervisor and a
 // generation under it need to place a process). Elsewhere every function
-// answers "unknown": null, or false.
+// answers "unknown": null, or false — except processExists, which asks the
+// kernel with signal 0 on every platform.
 
 /** The fields of /proc/PID/stat the supervisor needs. */
 export interface ProcInfo {
@@ -11,6 +12,16 @@ export interface ProcInfo {
   state: string;
   ppid: number;
   pgid: number;
+}
+
+/** Whether a process with this pid exists (signal 0; one of another user answers EPERM, and exists). */
+export function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** /proc/PID/stat, or null when there is no such process (or no /proc). */

@@ -1,7 +1,7 @@
 import { lstatSync, mkdtempSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
-import { unlinkQuietly } from '../core';
+import { processExists, unlinkQuietly } from '../core';
 import { NotifyListener } from './sd-notify';
 
 // A NOTIFY_SOCKET that only this user's processes (and root) can reach: a
@@ -89,7 +89,7 @@ export function sweep(base: string, stem: string): void {
   }
   for (const name of names) {
     const pid = pattern.exec(name)?.[1];
-    if (pid === undefined || Number(pid) === process.pid || alive(Number(pid))) continue;
+    if (pid === undefined || Number(pid) === process.pid || processExists(Number(pid))) continue;
     const dir = join(base, name);
     try {
       const st = lstatSync(dir);
@@ -100,15 +100,6 @@ export function sweep(base: string, stem: string): void {
     } catch {
       // gone meanwhile, or not ours to look into
     }
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

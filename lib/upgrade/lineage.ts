@@ -1,4 +1,4 @@
-import { isSelfOrDescendant, type Logger, procInfo } from '../core';
+import { isSelfOrDescendant, type Logger, procInfo, processExists } from '../core';
 import { RELOAD_REQUEST_FIELD, type Upstream } from '../protocol';
 import { watchExit } from './readiness';
 
@@ -110,14 +110,5 @@ export class SupervisorLink {
       return;
     }
     void watchExit(this.pid, true).then(stop);
-  }
-}
-
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

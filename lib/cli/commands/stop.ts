@@ -1,3 +1,4 @@
+import { processExists } from '../../core';
 import { type OptionSpec, parseOptions } from '../options';
 import { parseDuration, UsageError } from '../usage';
 import { askControl } from './control-client';
@@ -83,7 +84,7 @@ export async function stop(command: StopCommand, err: (text: string) => void): P
   err(`handover: ${asked.absent}: sent SIGTERM to ${pid}; waiting for it to exit (its exit status cannot be known this way)\n`);
   const deadline = command.timeout > 0 ? Date.now() + command.timeout : Infinity;
   // The same process (not one that took its pid since) is still there.
-  while (processStartMs(pid) === started && started !== null && alive(pid)) {
+  while (processStartMs(pid) === started && started !== null && processExists(pid)) {
     if (Date.now() > deadline) {
       err(`handover: stop: pid ${pid} did not exit within ${command.timeout} ms\n`);
       return 1;
@@ -91,13 +92,4 @@ export async function stop(command: StopCommand, err: (text: string) => void): P
     await new Promise((wake) => setTimeout(wake, 100));
   }
   return 0;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
