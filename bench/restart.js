@@ -31,6 +31,7 @@ const { join } = require('node:path');
 const { eachOption, intOption, passesOption, usageError } = require('./lib/args');
 const { runWrk } = require('./lib/wrk');
 const { eachJsonLine } = require('./lib/json-lines');
+const { killAtExit } = require('./lib/kill-at-exit');
 const { DEFAULT_DRAIN_RAMP, DEFAULT_PROBATION } = require('..');
 
 const usage = usageError(
@@ -62,14 +63,7 @@ const ROUNDS = options.rounds;
 const RAMP = options.ramp;
 const JSON_OUT = options.json;
 
-const started = new Set();
-process.on('exit', () => {
-  for (const pid of started) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {}
-  }
-});
+const started = killAtExit();
 
 /**
  * Starts a server script (under `handover run` when `supervised`); `ready()`

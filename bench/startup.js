@@ -33,6 +33,7 @@ const { join } = require('node:path');
 const { eachOption, intOption, usageError } = require('./lib/args');
 const { eachJsonLine } = require('./lib/json-lines');
 const { machine, resultPath, timestamp } = require('./lib/report');
+const { killAtExit } = require('./lib/kill-at-exit');
 
 const ROOT = join(__dirname, '..');
 const usage = usageError('node bench/startup.js [--runs N] [--restarts N] [--warm N] [--only require,restart,cache] [--baseline DIR] [--json]');
@@ -58,14 +59,7 @@ const [major, minor] = process.versions.node.split('.').map(Number);
 const HAS_COMPILE_CACHE = major > 22 || (major === 22 && minor >= 1);
 
 // Every process started here, killed at the end whatever happens.
-const pids = new Set();
-process.on('exit', () => {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {}
-  }
-});
+const pids = killAtExit();
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
 
 function quantile(values, q) {

@@ -8,6 +8,7 @@ const { spawn } = require('node:child_process');
 const { join } = require('node:path');
 const { eachOption, intOption, usageError } = require('./lib/args');
 const { eachJsonLine } = require('./lib/json-lines');
+const { killAtExit } = require('./lib/kill-at-exit');
 
 const usage = usageError('node bench/timeline.js [--ramp MS] [--close]');
 let RAMP = 0;
@@ -21,14 +22,7 @@ eachOption(process.argv.slice(2), usage, (name, value) => {
 const SECONDS = 8;
 const UPGRADE_AT_MS = [2000, 4000, 6000];
 
-const pids = new Set();
-process.on('exit', () => {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {}
-  }
-});
+const pids = killAtExit();
 
 const server = spawn(process.execPath, [join(__dirname, 'servers', 'graceful-counting.js')], {
   stdio: ['ignore', 'pipe', 'pipe'],
