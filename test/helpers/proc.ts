@@ -75,6 +75,16 @@ export function procStat(pid: number | 'self'): ProcStat | null {
   return { pid: Number(text.slice(0, text.indexOf(' '))), state, ppid: Number(ppid), pgid: Number(pgid), sid: Number(sid) };
 }
 
+/** /proc/PID/environ as an object. */
+export function environOf(pid: number): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const entry of readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0')) {
+    const eq = entry.indexOf('=');
+    if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  return env;
+}
+
 /** True when `pid`'s environment holds `name=value` (false when it is gone or a zombie). */
 export function environHas(pid: number, name: string, value: string): boolean {
   let environ: string;

@@ -2,28 +2,20 @@
 // GracefulServer (an Upgrader's) and every generation of `handover run` get
 // NODE_COMPILE_CACHE as the compileCache option and --compile-cache say, read
 // back from /proc/<pid>/environ of the real processes.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { nodeHasCompileCache } from '../../lib/protocol/compile-cache';
 import { removeTempDirs, tempDir } from '../helpers/children';
 import { cleanupFleets, Fleet } from '../helpers/graceful';
 import { APP, cleanupSupervisors, SupervisorRun } from '../helpers/supervisor';
+import { environOf } from '../helpers/proc';
 
 afterEach(async () => {
   await cleanupFleets();
   await cleanupSupervisors();
 });
 afterAll(() => removeTempDirs());
-
-function environOf(pid: number): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const entry of readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0')) {
-    const eq = entry.indexOf('=');
-    if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
-  }
-  return env;
-}
 
 /** The environment of the generation after the first, started by an upgrade. */
 async function nextGenerationEnv(options: Record<string, unknown>, env: Record<string, string | undefined> = {}): Promise<Record<string, string>> {

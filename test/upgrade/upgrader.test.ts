@@ -13,6 +13,7 @@ import { monotonicUsec } from '../../lib/protocol/sd-notify';
 import { APP, cleanupRuns, httpGet, procState, removeScratch, Run, scratchDir, udpEcho, zombiesOf, type GenEvent } from '../helpers/generations';
 import { fixtureBinary } from '../helpers/compile';
 import { connectOutcome, freePort } from '../helpers/net';
+import { environOf } from '../helpers/proc';
 
 afterEach(async () => {
   await cleanupRuns();
@@ -60,16 +61,6 @@ async function upgradeFails(run: Run, from: GenEvent): Promise<GenEvent> {
 function abstractGet(name: string): { pid: number; gen: number } {
   const response = execFileSync(fixtureBinary('abstract-get'), [name.slice(1)], { encoding: 'utf8', timeout: 10_000 });
   return JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4));
-}
-
-/** /proc/PID/environ as an object. */
-function environOf(pid: number): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const entry of readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0')) {
-    const eq = entry.indexOf('=');
-    if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
-  }
-  return env;
 }
 
 describe('inheritance in: LISTEN_FDS as sd_listen_fds reads it', () => {
