@@ -80,6 +80,17 @@ function pipelineServer(handler: 'sync' | 'async' | 'held'): { server: http.Serv
 const bodies = (depth: number): string[] => ['slow', ...Array.from({ length: depth - 1 }, (_, i) => `r${i + 2}`)];
 const rest = (depth: number): string => Array.from({ length: depth - 1 }, (_, i) => GET(`/${i + 2}`)).join('');
 
+/** A drained-to-be server (see pipelineServer) and a client that has sent `/slow` and `depth - 1` requests behind it, every byte received by the server. */
+async function pipelinedBehindSlow(handler: 'sync' | 'held', depth: number, options: { idleTimeout?: number } = {}) {
+  const { server, slowArrived, answerSlow, answerRest, serverSide } = pipelineServer(handler);
+  const drainer = new ServerDrainer(server, options);
+  const client = await rawClient(await listenLocal(server));
+  client.socket.write(GET('/slow') + rest(depth));
+  await slowArrived;
+  await expect.poll(() => serverSide()?.bytesRead).toBe(GET('/slow').length + rest(depth).length);
+  return { answerSlow, answerRest, drainer, client };
+}
+
 describe('pipelined requests during a drain', () => {
   for (const depth of [3, 10]) {
     for (const handler of ['sync', 'async'] as const) {
@@ -103,13 +114,7 @@ describe('pipelined requests during a drain', () => {
     }
 
     it(`${depth} deep, pipelined before the drain behind a slow first request, answered during it: every one answered, only the last with Connection: close`, async () => {
-      const { server, slowArrived, answerSlow, answerRest, serverSide } = pipelineServer('held');
-      const drainer = new ServerDrainer(server);
-      const port = await listenLocal(server);
-      const client = await rawClient(port);
-      client.socket.write(GET('/slow') + rest(depth));
-      await slowArrived;
-      await expect.poll(() => serverSide()?.bytesRead).toBe(GET('/slow').length + rest(depth).length);
+      const { answerSlow, answerRest, drainer, client } = await pipelinedBehindSlow('held', depth);
       const drained = drainer.drain({ timeout: 10_000 });
       answerRest();
       answerSlow();
@@ -121,14 +126,8 @@ describe('pipelined requests during a drain', () => {
     });
 
     it(`${depth} deep, pipelined and answered before the drain behind a slow first request: every one answered; their heads were written with keep-alive, so the connection closes once idle`, async () => {
-      const { server, slowArrived, answerSlow, serverSide } = pipelineServer('sync');
       const idleTimeout = 300;
-      const drainer = new ServerDrainer(server, { idleTimeout });
-      const port = await listenLocal(server);
-      const client = await rawClient(port);
-      client.socket.write(GET('/slow') + rest(depth));
-      await slowArrived;
-      await expect.poll(() => serverSide()?.bytesRead).toBe(GET('/slow').length + rest(depth).length);
+      const { answerSlow, drainer, client } = await pipelinedBehindSlow('sync', depth, { idleTimeout });
       const drained = drainer.drain({ timeout: 10_000 });
       answerSlow();
       const responses = await client.responses;
