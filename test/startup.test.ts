@@ -63,7 +63,7 @@ describe('an ES module server start', () => {
     const { createRequire } = require('node:module');
     import(entry).then((handover) => {
       const server = new handover.GracefulServer(require('node:http').createServer(), { upgradeSignals: false, shutdownSignals: false });
-      const root = require('node:path').dirname(require.resolve(${JSON.stringify(join(ROOT, 'index.js'))}));
+      const root = ${JSON.stringify(ROOT)};
       const files = Object.keys(createRequire(entry).cache).filter((k) => k.startsWith(root + '/') && !k.includes('/node_modules/')).map((k) => k.slice(root.length + 1));
       console.log(JSON.stringify({ files, supervisor: 'Supervisor' in handover, ready: typeof server.listen }));
     });
