@@ -28,10 +28,35 @@ type Message = { server: Tracked; socket: Http1Socket; response: http.ServerResp
 
 const swallowed = new WeakSet<Duplex | Http2Session | ServerHttp2Stream>();
 function swallow(emitter: Duplex | Http2Session | ServerHttp2Stream): void {
-  // A client reset on one socket during a drain must not crash the process.
-  if (swallowed.has(emitter)) return;
+  // A client reset on one socket during a drain must not crash the process:
+  // only where nobody listens (Node's HTTP servers listen on every socket
+  // they parse). A listener added to every socket at the drain would give
+  // each a new shape, and deoptimize Node's stream code for all of them.
+  if (swallowed.has(emitter) || emitter.listenerCount('error') > 0) return;
   swallowed.add(emitter);
   emitter.on('error', () => {});
+}
+
+/**
+ * How many connections `server` itself counts (net.Server's `_connections`:
+ * each socket it accepted, until it closes); undefined where the field is
+ * not Node's. When its listener is closed, the server emits 'close' once
+ * that is 0: the drain waits for that instead of watching each socket.
+ */
+export function serverConnections(server: net.Server): number | undefined {
+  const count = (server as { _connections?: unknown })._connections;
+  return typeof count === 'number' ? count : undefined;
+}
+
+/** Whether `server` counts `connection` (it accepted it: see serverConnections). */
+function countedBy(server: net.Server, connection: Closable): boolean {
+  if (serverConnections(server) === undefined) return false;
+  try {
+    const socket = '_server' in connection ? connection : (connection as Http2Session).socket;
+    return (socket as { _server?: unknown } | undefined)?._server === server;
+  } catch {
+    return false; // an HTTP/2 session's socket proxy refuses a property
+  }
 }
 
 // `listener` first on `event`, only while the application listens too: an
@@ -62,7 +87,7 @@ function subscribe(name: 'request.start' | 'response.finish'): void {
  * each is counted in `open` until it closes; what opens then is drained at once.
  */
 export class Connections {
-  /** During the drain: one per connection still open. */
+  /** During the drain: one per connection still open that the server does not count itself (serverConnections), and per upgraded socket. */
   readonly open = new DrainCounter();
   readonly #server: net.Server;
   readonly #kind: Kind;
@@ -112,6 +137,8 @@ export class Connections {
     for (const connection of this.#sockets.open()) this.#watch(connection);
     for (const stream of this.#streams) swallow(stream);
     for (const session of this.#sessions) this.#goAway(session);
+    // Counted until they close ('close' in #upgrade): the server's own count ends a moment before.
+    if (this.#upgraded.size > 0) this.open.add(this.#upgraded.size);
     for (const [socket, req] of this.#upgraded) this.#tellUpgraded(socket, req);
     const apps = this.#apps.open().filter((socket) => !(socket as Http1Socket)[kLeft]);
     for (const socket of apps) swallow(socket);
@@ -123,9 +150,9 @@ export class Connections {
   /** Applies the drain rule to these HTTP/1 connections (see Http1Drain). */
   release = (sockets: Duplex[]): void => sockets.forEach((socket) => this.#drain?.http1?.release(socket));
 
-  /** Destroys everything still open; returns how many counted connections that was. */
+  /** Destroys everything still open; returns how many connections that was. */
   hammer(): number {
-    const destroyed = this.open.count;
+    const destroyed = this.#sockets.open().length;
     for (const session of this.#sessions) session.destroy();
     for (const socket of [...this.#sockets.open(), ...this.#apps.open(), ...this.#upgraded.keys()]) {
       swallow(socket);
@@ -157,7 +184,7 @@ export class Connections {
 
   #watch(connection: Closable): void {
     swallow(connection);
-    connection.once('close', this.open.track());
+    if (!countedBy(this.#server, connection)) connection.once('close', this.open.track());
   }
 
   /** An HTTP/1 or plain connection as the application sees it. */
@@ -179,7 +206,8 @@ export class Connections {
     if (own[kSeen] !== this) this.#add(own);
     if (this.#upgraded.has(socket)) return;
     this.#upgraded.set(socket, req);
-    socket.once('close', () => this.#upgraded.delete(socket));
+    if (this.#drain) this.open.add();
+    socket.once('close', () => this.#upgraded.delete(socket) && this.#drain && this.open.done());
     // This listener runs before the application's: the hook comes after its handshake.
     if (this.#drain) setImmediate(() => this.#tellUpgraded(socket, req));
   }

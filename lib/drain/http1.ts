@@ -15,7 +15,8 @@ type Response = http.ServerResponse;
 type Emit = (this: net.Server, event: string | symbol, ...args: unknown[]) => boolean;
 export type Http1Socket = Duplex & { [kQueued]?: WeakRef<Response>; [kLeft]?: true; _httpMessage?: Response | null };
 interface Released {
-  readonly socket: Http1Socket;
+  /** Weak: an idle timer left pending when its socket closes holds no socket (no 'close' listener clears it). */
+  readonly socket: WeakRef<Http1Socket>;
   /** The last response handed to the application, until it has finished; the requests received since. */
   current: Response | undefined;
   readonly held: [event: string, req: http.IncomingMessage, res: Response][];
@@ -84,12 +85,10 @@ export class Http1Drain {
   release(socket: Http1Socket): void {
     if (releasedSockets.has(socket) || socket.destroyed || socket[kLeft]) return;
     const current = latest(socket);
-    const released: Released = { socket, current: inFlight(current) ? current : undefined, held: [], pumping: false };
+    const released: Released = { socket: new WeakRef(socket), current: inFlight(current) ? current : undefined, held: [], pumping: false };
     releasedSockets.set(socket, released);
-    // A pending idle timer would hold the closed socket for idleBound ms: thousands a second without keep-alive.
-    socket.once('close', () => clearTimeout(released.idle));
     if (released.current) this.#closeIfLast(released, released.current);
-    else this.#becameIdle(released);
+    else this.#becameIdle(socket, released);
   }
 
   /** A response on `socket` has finished. */
@@ -97,8 +96,9 @@ export class Http1Drain {
     const released = releasedSockets.get(socket);
     if (released?.current !== res) return;
     released.current = undefined;
-    if (released.held.length > 0) this.#pumpSoon(released);
-    else this.#becameIdle(released);
+    if (released.held.length > 0) this.#pumpSoon(socket, released);
+    // Node ends the connection after this response (its `_last`): no idle timer to outlive it.
+    else if ((res as { _last?: unknown })._last !== true) this.#becameIdle(socket, released);
   }
 
   #hold(event: string, req: http.IncomingMessage, res: Response): boolean {
@@ -106,22 +106,22 @@ export class Http1Drain {
     if (released === undefined || req.httpVersionMajor !== 1) return false;
     clearTimeout(released.idle);
     released.held.push([event, req, res]);
-    this.#pumpSoon(released);
+    this.#pumpSoon(req.socket as Http1Socket, released);
     return true;
   }
 
   // On the next tick: after Node has parsed everything the current read brought.
-  #pumpSoon(released: Released): void {
+  #pumpSoon(socket: Http1Socket, released: Released): void {
     if (released.pumping) return;
     released.pumping = true;
     process.nextTick(() => {
       released.pumping = false;
-      while (released.held.length > 0 && !inFlight(released.current) && !released.socket.destroyed) {
+      while (released.held.length > 0 && !inFlight(released.current) && !socket.destroyed) {
         const [event, req, res] = released.held.shift()!;
         this.#closeIfLast(released, (released.current = res));
         this.#emit.call(this.#server, event, req, res);
       }
-      if (!busy(released.socket)) this.#becameIdle(released);
+      if (!busy(socket)) this.#becameIdle(socket, released);
     });
   }
 
@@ -135,14 +135,14 @@ export class Http1Drain {
     } as Response['writeHead'];
   }
 
-  #becameIdle(released: Released): void {
+  #becameIdle(socket: Http1Socket, released: Released): void {
     clearTimeout(released.idle);
-    released.bytesReadAtIdle = bytesRead(released.socket);
+    released.bytesReadAtIdle = bytesRead(socket);
     released.idle = setTimeout(() => {
-      const socket = released.socket as Http1Socket & { destroySoon?: () => void };
-      if (socket.destroyed || socket[kLeft] || busy(socket)) return;
+      const socket = released.socket.deref() as (Http1Socket & { destroySoon?: () => void }) | undefined;
+      if (socket === undefined || socket.destroyed || socket[kLeft] || busy(socket)) return;
       // Bytes of a request whose head is not complete yet: its client is sending.
-      if (bytesRead(socket) !== released.bytesReadAtIdle) return this.#becameIdle(released);
+      if (bytesRead(socket) !== released.bytesReadAtIdle) return this.#becameIdle(socket, released);
       if (typeof socket.destroySoon === 'function') socket.destroySoon();
       else socket.end();
     }, this.#idleBound).unref();

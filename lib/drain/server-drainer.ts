@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { Connections, type Kind } from './connections';
+import { Connections, serverConnections, type Kind } from './connections';
 import { isHttpsServer } from './tls-servers';
 import { invalidType, invalidValue } from '../core';
 
@@ -242,11 +242,14 @@ export class ServerDrainer extends EventEmitter<ServerDrainerEvents> {
     return keepAliveTimeout + nodeKeepAliveBuffer(this.#server);
   }
 
+  // The server emits 'close' once its listener is closed and every
+  // connection it accepted has closed: what the drain waits for (with
+  // Connections.open, for what the server does not count).
   #closeListener(): void {
     const server = this.#server;
-    if (!server.listening) return;
+    if (!server.listening && !serverConnections(server)) return;
     this.#listenerClosed = new Promise((resolve) => server.once('close', () => resolve()));
-    net.Server.prototype.close.call(server);
+    if (server.listening) net.Server.prototype.close.call(server);
   }
 
   // A throwing hook or listener must not stop the drain of the rest; what it failed to end is hammered at the timeout.

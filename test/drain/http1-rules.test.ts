@@ -225,6 +225,42 @@ describe('the idle bound', () => {
   });
 });
 
+describe('what a drain adds to the sockets of an HTTP server', () => {
+  // A listener the drain adds to every socket gives each a new shape and
+  // deoptimizes Node's stream code for all of them: BENCHMARKS.md measured
+  // a third of the throughput dip after drain() from it (issue 16).
+  it('no listener on a connection open at its start, none on one accepted during its ramp, and the drain still waits for both', async () => {
+    // The events the drain once listened to on each socket (its close answer adds 'finish' on the second: destroySoon).
+    const listeners = (socket: net.Socket): Record<string, number> => ({ error: socket.listenerCount('error'), close: socket.listenerCount('close') });
+    const answered: Promise<net.Socket>[] = [];
+    const server = resources.server(http.createServer((req, res) => {
+      answered.push(once(res, 'close').then(() => req.socket as net.Socket));
+      res.end('ok');
+    }));
+    const drainer = new ServerDrainer(server, { idleTimeout: 300 });
+    const port = await listenLocal(server);
+    const request = 'GET / HTTP/1.1\r\nHost: x\r\n\r\n';
+    const early = await rawClient(port);
+    early.socket.write(request);
+    while (answered.length < 1) await once(server, 'request');
+    const first = await answered[0]!;
+    // What Node's server leaves on a kept-alive connection between requests.
+    const idle = listeners(first);
+    const drained = drainer.drain({ ramp: 400, timeout: 60_000 });
+    const late = await rawClient(port);
+    late.socket.write(request);
+    while (answered.length < 2) await once(server, 'request');
+    const second = await answered[1]!;
+    expect(listeners(first)).toEqual(idle);
+    expect(listeners(second)).toEqual(idle);
+    // Neither client closes: the drain closes both (idle bound), and resolves only once both have closed.
+    const result = await drained;
+    expect([first.destroyed, second.destroyed]).toEqual([true, true]);
+    expect(result.hammered).toBe(0);
+    await Promise.all([early.responses, late.responses]);
+  });
+});
+
 describe('what a drain keeps', () => {
   it('holds no closed connection until its idle bound: 300 Connection: close requests during a ramp leave at most what the open list keeps until its next sweep', async () => {
     setFlagsFromString('--expose-gc');
