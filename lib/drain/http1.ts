@@ -105,6 +105,15 @@ export class Http1Drain {
     const released = releasedSockets.get(req.socket as Http1Socket);
     if (released === undefined || req.httpVersionMajor !== 1) return false;
     clearTimeout(released.idle);
+    // The client's last request (Connection: close, or HTTP/1.0 without
+    // keep-alive): Node answers it with Connection: close and ends the
+    // connection, and nothing may follow it on the connection (RFC 9112
+    // 9.6), so there is nothing to hold it for: it goes to the application
+    // now. The common case of a connection accepted during a ramp.
+    if (event === 'request' && (res as { shouldKeepAlive?: unknown }).shouldKeepAlive === false && released.held.length === 0 && !inFlight(released.current)) {
+      released.current = res;
+      return false;
+    }
     released.held.push([event, req, res]);
     this.#pumpSoon(req.socket as Http1Socket, released);
     return true;

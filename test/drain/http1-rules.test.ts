@@ -160,6 +160,29 @@ describe('pipelined requests during a drain', () => {
   });
 });
 
+describe('a client that says Connection: close, on a connection accepted during the ramp', () => {
+  // Its last request goes to the application at once (nothing may follow it);
+  // Node answers it with close and ends the connection, long before the idle bound.
+  for (const pipelined of [0, 2]) {
+    it(`${pipelined ? `behind ${pipelined} pipelined keep-alive requests` : 'alone'}: every request answered, only the last with Connection: close, the connection closed by the server at once`, async () => {
+      const { server } = pipelineServer('sync');
+      const drainer = new ServerDrainer(server, { idleTimeout: 60_000 });
+      const port = await listenLocal(server);
+      const drained = drainer.drain({ ramp: 400, timeout: 60_000 });
+      const client = await rawClient(port);
+      const ids = Array.from({ length: pipelined + 1 }, (_, i) => i + 1);
+      client.socket.write(ids.map((i) => (i === ids.length ? GET(`/${i}`).replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n') : GET(`/${i}`))).join(''));
+      const responses = await client.responses;
+      expect(responses.map((r) => [r.body, r.headers.connection])).toEqual(ids.map((i) => [`r${i}`, i === ids.length ? 'close' : 'keep-alive']));
+      expect(client.errors).toEqual([]);
+      // Closed by Node after the last answer: the drain ends with its ramp, not at the idle bound or the hammer.
+      const result = await drained;
+      expect(result.hammered).toBe(0);
+      expect(result.durationMs).toBeLessThan(30_000);
+    });
+  }
+});
+
 describe("an application's own Connection header", () => {
   for (const how of ['writeHead', 'setHeader'] as const) {
     it(`Connection: keep-alive set with ${how} does not keep a draining connection open`, async () => {
