@@ -388,12 +388,5 @@ export function modeFile(initial = 'normal'): { path: string; set(mode: string):
   return { path, set: (mode) => writeFileSync(path, mode) };
 }
 
-/** /proc/PID/environ as an object (what any process of the same user, or root, can read). */
-export function environOf(pid: number): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const entry of readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0')) {
-    const eq = entry.indexOf('=');
-    if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
-  }
-  return env;
-}
+/** /proc/PID/environ as an object (test/helpers/proc), for the fault files that read a generation's NOTIFY_SOCKET. */
+export { environOf } from '../helpers/proc';
