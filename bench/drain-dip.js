@@ -18,6 +18,7 @@ const { eachOption, intOption, passesOption, usageError } = require('./lib/args'
 const { killAtExit } = require('./lib/kill-at-exit');
 const { machine } = require('./lib/report');
 const { runWrk } = require('./lib/wrk');
+const { median } = require('./lib/median');
 
 const ROOT = join(__dirname, '..');
 const usage = usageError('node bench/drain-dip.js [--rounds N] [--passes keep-alive,close] [--baseline DIR]');
@@ -61,11 +62,6 @@ async function once(variant, keepAlive, port) {
   const sum = (a, b) => buckets.slice(a, b).reduce((x, y) => x + y, 0);
   return { before: sum(drainAt - 10, drainAt), after: sum(drainAt, drainAt + 10), errors: Object.values(wrk.errors).reduce((x, y) => x + y, 0) };
 }
-
-const median = (v) => {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 async function main() {
   const m = machine();

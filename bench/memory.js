@@ -12,6 +12,7 @@ const { fork } = require('node:child_process');
 const http = require('node:http');
 const { join } = require('node:path');
 const { eachOption, intOption, usageError } = require('./lib/args');
+const { median } = require('./lib/median');
 
 const usage = usageError('node bench/memory.js [--connections 3000] [--rounds 3] [--json]');
 const options = { connections: 3000, rounds: 3, json: false };
@@ -69,12 +70,6 @@ async function measure(kind) {
     child.kill();
     await exited;
   }
-}
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 async function main() {

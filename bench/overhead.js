@@ -22,6 +22,7 @@ const { join } = require('node:path');
 const { eachOption, intOption, passesOption, usageError } = require('./lib/args');
 const { eachJsonLine } = require('./lib/json-lines');
 const { runWrk } = require('./lib/wrk');
+const { median } = require('./lib/median');
 
 const usage = usageError('node bench/overhead.js [--rounds 8] [--seconds 4] [--passes keep-alive,close] [--no-pin] [--json]');
 const options = { rounds: 8, seconds: 4, passes: [true, false], pin: true, json: false };
@@ -92,8 +93,7 @@ async function measurePair(pair, keepAlive, bFirst) {
 
 function stats(values) {
   const v = [...values].sort((x, y) => x - y);
-  const median = v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-  return { median, min: v[0], max: v[v.length - 1] };
+  return { median: median(v), min: v[0], max: v[v.length - 1] };
 }
 
 (async () => {

@@ -32,6 +32,7 @@ const { eachOption, intOption, passesOption, usageError } = require('./lib/args'
 const { runWrk } = require('./lib/wrk');
 const { eachJsonLine } = require('./lib/json-lines');
 const { killAtExit } = require('./lib/kill-at-exit');
+const { median } = require('./lib/median');
 const { DEFAULT_DRAIN_RAMP, DEFAULT_PROBATION } = require('..');
 
 const usage = usageError(
@@ -202,12 +203,6 @@ const noSuchRow = (options.rows ?? []).find((r) => r >= ALL_ROWS.length);
 if (noSuchRow !== undefined) usage(`--rows: no row ${noSuchRow} (1 to ${ALL_ROWS.length - 1})`);
 const ROWS = ALL_ROWS.filter((_, i) => i === 0 || options.rows === null || options.rows.includes(i));
 const PASSES = options.passes;
-
-function median(values) {
-  const v = values.filter((x) => typeof x === 'number').sort((a, b) => a - b);
-  if (v.length === 0) return null;
-  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-}
 
 /** One row of the table from its runs (one per round) and the baseline's runs of the same rounds. */
 function summarize(spec, keepAlive, runs, baseRuns) {
